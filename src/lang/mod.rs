@@ -1,0 +1,8 @@
+//! The language: values, types, functions, expressions and their evaluation.
+
+pub mod functions;
+pub mod types;
+pub mod value;
+
+pub use types::Type;
+pub use value::{Number, Value};

@@ -1,0 +1,4 @@
+//! yagura: a declarative provisioner for fleets of microservices on Google Cloud
+//! and Kubernetes. See ARCHITECTURE.md for the map of this crate.
+
+pub mod lang;
