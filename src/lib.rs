@@ -2,3 +2,4 @@
 //! and Kubernetes. See ARCHITECTURE.md for the map of this crate.
 
 pub mod lang;
+pub mod fmt;

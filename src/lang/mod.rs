@@ -1,5 +1,6 @@
 //! The language: values, types, functions, expressions and their evaluation.
 
+pub mod display;
 pub mod functions;
 pub mod types;
 pub mod value;
