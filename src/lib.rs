@@ -3,3 +3,4 @@
 
 pub mod lang;
 pub mod fmt;
+pub mod diag;
