@@ -49,7 +49,21 @@ pub struct Evaluator<'a> {
 
 impl<'a> Evaluator<'a> {
     pub fn new(scope: &'a dyn Scope, base_dir: &'a Path) -> Evaluator<'a> {
-        Evaluator { scope, base_dir, bound: Vec::new(), splat_items: Vec::new() }
+        Evaluator {
+            scope,
+            base_dir,
+            bound: Vec::new(),
+            splat_items: Vec::new(),
+        }
+    }
+
+    /// Binds a name for the expressions evaluated until `pop_binding` (a `dynamic` block's iterator).
+    pub fn push_binding(&mut self, name: &str, value: Value) {
+        self.bound.push((name.to_string(), value));
+    }
+
+    pub fn pop_binding(&mut self) {
+        self.bound.pop();
     }
 
     pub fn eval(&mut self, expr: &Expr) -> EvalResult {
@@ -58,7 +72,7 @@ impl<'a> Evaluator<'a> {
             ExprKind::Var(_) | ExprKind::GetAttr(..) | ExprKind::Index(..) => {
                 self.eval_traversal(expr).map(Cow::into_owned)
             }
-            ExprKind::Template(parts) => self.eval_template(parts, expr.span),
+            ExprKind::Template(parts) => self.eval_template(parts),
             ExprKind::Tuple(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
@@ -79,7 +93,10 @@ impl<'a> Evaluator<'a> {
                             match types::convert(kv, &Type::String) {
                                 Ok(Value::String(s)) => s,
                                 Ok(Value::Sensitive(_)) => {
-                                    return Err(error(k.span, "sensitive values cannot be object keys"));
+                                    return Err(error(
+                                        k.span,
+                                        "sensitive values cannot be object keys",
+                                    ));
                                 }
                                 _ => return Err(error(k.span, "object keys must be strings")),
                             }
@@ -96,7 +113,11 @@ impl<'a> Evaluator<'a> {
                 .cloned()
                 .ok_or_else(|| error(expr.span, "splat item outside a splat")),
             ExprKind::Splat { source, each } => self.eval_splat(source, each),
-            ExprKind::Call { name, args, expand_final } => self.eval_call(name, args, *expand_final, expr.span),
+            ExprKind::Call {
+                name,
+                args,
+                expand_final,
+            } => self.eval_call(name, args, *expand_final, expr.span),
             ExprKind::Conditional(cond, then, otherwise) => {
                 let c = self.eval(cond)?;
                 let (c, marked) = c.unmark();
@@ -122,11 +143,21 @@ impl<'a> Evaluator<'a> {
                             None => Value::float(-(i as f64)),
                         },
                         Ok(Value::Number(n)) => Value::float(-n.as_f64()),
-                        _ => return Err(error(operand.span, "unsuitable value for unary operator: a number is required")),
+                        _ => {
+                            return Err(error(
+                                operand.span,
+                                "unsuitable value for unary operator: a number is required",
+                            ));
+                        }
                     },
                     (UnaryOp::Not, v) => match types::convert(v, &Type::Bool) {
                         Ok(Value::Bool(b)) => Value::Bool(!b),
-                        _ => return Err(error(operand.span, "unsuitable value for unary operator: a bool is required")),
+                        _ => {
+                            return Err(error(
+                                operand.span,
+                                "unsuitable value for unary operator: a bool is required",
+                            ));
+                        }
                     },
                 };
                 Ok(mark_if(result, marked))
@@ -180,7 +211,13 @@ impl<'a> Evaluator<'a> {
         Ok(mark_if(Value::Tuple(out), marked))
     }
 
-    fn eval_call(&mut self, name: &str, args: &[Expr], expand_final: bool, span: Span) -> EvalResult {
+    fn eval_call(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        expand_final: bool,
+        span: Span,
+    ) -> EvalResult {
         match name {
             "try" => {
                 if args.is_empty() {
@@ -213,7 +250,9 @@ impl<'a> Evaluator<'a> {
             values.push(self.eval(arg)?);
         }
         if expand_final {
-            let last = values.pop().expect("the parser puts `...` after an argument");
+            let last = values
+                .pop()
+                .expect("the parser puts `...` after an argument");
             let (last, marked) = last.unmark();
             match last {
                 Value::Unknown => return Ok(Value::Unknown),
@@ -222,16 +261,28 @@ impl<'a> Evaluator<'a> {
                 }
                 _ => {
                     let last_span = args.last().map_or(span, |a| a.span);
-                    return Err(error(last_span, "the final argument before `...` must be a list, set or tuple"));
+                    return Err(error(
+                        last_span,
+                        "the final argument before `...` must be a list, set or tuple",
+                    ));
                 }
             }
         }
-        let render = |source: &str, path: &Path, vars: Value| render_template_file(source, path, vars);
-        let ctx = FuncContext { base_dir: self.base_dir, render_template: &render };
+        let render =
+            |source: &str, path: &Path, vars: Value| render_template_file(source, path, vars);
+        let ctx = FuncContext {
+            base_dir: self.base_dir,
+            render_template: &render,
+        };
         functions::call(name, values, &ctx).map_err(|e| match e {
-            FuncError::UnknownFunction(_) => error(span, e.to_string())
-                .with_help(crate::diag::did_you_mean(name, functions::names().iter().copied()).map(|s| format!("did you mean `{s}`?"))),
-            FuncError::Invalid { arg: Some(i), message } => {
+            FuncError::UnknownFunction(_) => error(span, e.to_string()).with_help(
+                crate::diag::did_you_mean(name, functions::names().iter().copied())
+                    .map(|s| format!("did you mean `{s}`?")),
+            ),
+            FuncError::Invalid {
+                arg: Some(i),
+                message,
+            } => {
                 let arg_span = args.get(i).map_or(span, |a| a.span);
                 error(arg_span, format!("invalid argument to `{name}`: {message}"))
             }
@@ -260,7 +311,9 @@ impl<'a> Evaluator<'a> {
                 let lb = to_bool_operand(l, lhs.span)?;
                 let rb = to_bool_operand(r, rhs.span)?;
                 match (lb, rb) {
-                    (Some(a), Some(b)) => Value::Bool(if op == BinaryOp::And { a && b } else { a || b }),
+                    (Some(a), Some(b)) => {
+                        Value::Bool(if op == BinaryOp::And { a && b } else { a || b })
+                    }
                     _ => Value::Unknown,
                 }
             }
@@ -281,16 +334,29 @@ impl<'a> Evaluator<'a> {
         let (collection, marked) = collection.unmark();
         let pairs: Vec<(Value, Value)> = match collection {
             Value::Unknown => return Ok(Value::Unknown),
-            Value::Null => return Err(error(f.collection.span, "a `for` expression cannot iterate over null")),
-            Value::Tuple(items) | Value::List(items) => {
-                items.into_iter().enumerate().map(|(i, v)| (Value::int(i as i64), v)).collect()
+            Value::Null => {
+                return Err(error(
+                    f.collection.span,
+                    "a `for` expression cannot iterate over null",
+                ));
             }
+            Value::Tuple(items) | Value::List(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::int(i as i64), v))
+                .collect(),
             Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
-            Value::Object(map) | Value::Map(map) => map.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Value::Object(map) | Value::Map(map) => map
+                .into_iter()
+                .map(|(k, v)| (Value::String(k), v))
+                .collect(),
             other => {
                 return Err(error(
                     f.collection.span,
-                    format!("a `for` expression needs a collection, not a {}", other.type_name()),
+                    format!(
+                        "a `for` expression needs a collection, not a {}",
+                        other.type_name()
+                    ),
                 ));
             }
         };
@@ -303,8 +369,16 @@ impl<'a> Evaluator<'a> {
             if let Some(k) = &f.key_var {
                 self.bound.push((k.clone(), mark_if(key, marked)));
             }
-            self.bound.push((f.value_var.clone(), mark_if(value, marked)));
-            let step = self.for_step(f, &mut tuple, &mut object, &mut groups, &mut any_unknown_key, span);
+            self.bound
+                .push((f.value_var.clone(), mark_if(value, marked)));
+            let step = self.for_step(
+                f,
+                &mut tuple,
+                &mut object,
+                &mut groups,
+                &mut any_unknown_key,
+                span,
+            );
             self.bound.truncate(n);
             step?;
         }
@@ -312,7 +386,12 @@ impl<'a> Evaluator<'a> {
             if any_unknown_key {
                 Value::Unknown
             } else if f.grouping {
-                Value::Object(groups.into_iter().map(|(k, v)| (k, Value::Tuple(v))).collect())
+                Value::Object(
+                    groups
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::Tuple(v)))
+                        .collect(),
+                )
             } else {
                 Value::Object(object)
             }
@@ -340,7 +419,12 @@ impl<'a> Evaluator<'a> {
                     *any_unknown_key = true;
                     return Ok(());
                 }
-                _ => return Err(error(cond.span, "the `if` clause of a `for` expression must be a bool")),
+                _ => {
+                    return Err(error(
+                        cond.span,
+                        "the `if` clause of a `for` expression must be a bool",
+                    ));
+                }
             }
         }
         match &f.key_expr {
@@ -353,39 +437,53 @@ impl<'a> Evaluator<'a> {
                 }
                 let key = match types::convert(key.unmark().0, &Type::String) {
                     Ok(Value::String(s)) => s,
-                    _ => return Err(error(key_expr.span, "the key of a `for` expression must be a string")),
+                    _ => {
+                        return Err(error(
+                            key_expr.span,
+                            "the key of a `for` expression must be a string",
+                        ));
+                    }
                 };
                 let value = self.eval(&f.value_expr)?;
                 if f.grouping {
                     groups.entry(key).or_default().push(value);
-                } else if object.contains_key(&key) {
+                } else if let std::collections::btree_map::Entry::Vacant(slot) =
+                    object.entry(key.clone())
+                {
+                    slot.insert(value);
+                } else {
                     return Err(error(
                         span,
-                        format!("duplicate object key {key:?}; use `...` after the value to group values by key"),
+                        format!(
+                            "duplicate object key {key:?}; use `...` after the value to group values by key"
+                        ),
                     ));
-                } else {
-                    object.insert(key, value);
                 }
             }
         }
         Ok(())
     }
 
-    fn eval_template(&mut self, parts: &[TemplatePart], span: Span) -> EvalResult {
+    fn eval_template(&mut self, parts: &[TemplatePart]) -> EvalResult {
         // A template that is a single interpolation yields the value itself, unconverted.
         if let [TemplatePart::Interp(e)] = parts {
             return self.eval(e);
         }
         let mut out = String::new();
         let mut marked = false;
-        match self.render_parts(parts, &mut out, &mut marked, span)? {
+        match self.render_parts(parts, &mut out, &mut marked)? {
             true => Ok(mark_if(Value::String(out), marked)),
             false => Ok(mark_if(Value::Unknown, marked)),
         }
     }
 
     /// Appends rendered parts to `out`; returns false when some part is unknown.
-    fn render_parts(&mut self, parts: &[TemplatePart], out: &mut String, marked: &mut bool, span: Span) -> Result<bool, Diagnostic> {
+    fn render_parts(
+        &mut self,
+        parts: &[TemplatePart],
+        out: &mut String,
+        marked: &mut bool,
+    ) -> Result<bool, Diagnostic> {
         let mut known = true;
         for part in parts {
             match part {
@@ -396,26 +494,52 @@ impl<'a> Evaluator<'a> {
                     *marked |= m;
                     match v {
                         Value::Unknown => known = false,
-                        Value::Null => return Err(error(e.span, "the expression result is null; cannot include a null value in a string template")),
+                        Value::Null => {
+                            return Err(error(
+                                e.span,
+                                "the expression result is null; cannot include a null value in a string template",
+                            ));
+                        }
                         other => match types::convert(other, &Type::String) {
                             Ok(Value::String(s)) => out.push_str(&s),
                             Ok(Value::Unknown) => known = false,
-                            _ => return Err(error(e.span, "cannot include this value in a string template: a string is required")),
+                            _ => {
+                                return Err(error(
+                                    e.span,
+                                    "cannot include this value in a string template: a string is required",
+                                ));
+                            }
                         },
                     }
                 }
-                TemplatePart::If { cond, then, otherwise } => {
+                TemplatePart::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
                     let c = self.eval(cond)?;
                     let (c, m) = c.unmark();
                     *marked |= m;
                     match types::convert(c, &Type::Bool) {
-                        Ok(Value::Bool(true)) => known &= self.render_parts(then, out, marked, span)?,
-                        Ok(Value::Bool(false)) => known &= self.render_parts(otherwise, out, marked, span)?,
+                        Ok(Value::Bool(true)) => known &= self.render_parts(then, out, marked)?,
+                        Ok(Value::Bool(false)) => {
+                            known &= self.render_parts(otherwise, out, marked)?
+                        }
                         Ok(Value::Unknown) => known = false,
-                        _ => return Err(error(cond.span, "the condition of `%{if}` must be a bool")),
+                        _ => {
+                            return Err(error(
+                                cond.span,
+                                "the condition of `%{if}` must be a bool",
+                            ));
+                        }
                     }
                 }
-                TemplatePart::For { key_var, value_var, collection, body } => {
+                TemplatePart::For {
+                    key_var,
+                    value_var,
+                    collection,
+                    body,
+                } => {
                     let c = self.eval(collection)?;
                     let (c, m) = c.unmark();
                     *marked |= m;
@@ -424,11 +548,16 @@ impl<'a> Evaluator<'a> {
                             known = false;
                             continue;
                         }
-                        Value::Tuple(items) | Value::List(items) => {
-                            items.into_iter().enumerate().map(|(i, v)| (Value::int(i as i64), v)).collect()
-                        }
+                        Value::Tuple(items) | Value::List(items) => items
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, v)| (Value::int(i as i64), v))
+                            .collect(),
                         Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
-                        Value::Object(map) | Value::Map(map) => map.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+                        Value::Object(map) | Value::Map(map) => map
+                            .into_iter()
+                            .map(|(k, v)| (Value::String(k), v))
+                            .collect(),
                         _ => return Err(error(collection.span, "`%{for}` needs a collection")),
                     };
                     for (k, v) in pairs {
@@ -437,7 +566,7 @@ impl<'a> Evaluator<'a> {
                             self.bound.push((kv.clone(), k));
                         }
                         self.bound.push((value_var.clone(), v));
-                        let r = self.render_parts(body, out, marked, span);
+                        let r = self.render_parts(body, out, marked);
                         self.bound.truncate(n);
                         known &= r?;
                     }
@@ -456,10 +585,15 @@ fn mark_if(v: Value, marked: bool) -> Value {
     if marked { v.sensitive() } else { v }
 }
 
-fn get_attr<'v>(base: Cow<'v, Value>, attr: &str, span: Span) -> Result<Cow<'v, Value>, Diagnostic> {
+fn get_attr<'v>(
+    base: Cow<'v, Value>,
+    attr: &str,
+    span: Span,
+) -> Result<Cow<'v, Value>, Diagnostic> {
     if let Value::Sensitive(_) = base.as_ref() {
         let inner = base.into_owned().unmark().0;
-        return get_attr(Cow::Owned(inner), attr, span).map(|v| Cow::Owned(v.into_owned().sensitive()));
+        return get_attr(Cow::Owned(inner), attr, span)
+            .map(|v| Cow::Owned(v.into_owned().sensitive()));
     }
     match base {
         Cow::Borrowed(Value::Object(map) | Value::Map(map)) => map
@@ -472,26 +606,41 @@ fn get_attr<'v>(base: Cow<'v, Value>, attr: &str, span: Span) -> Result<Cow<'v, 
         },
         ref other => match other.as_ref() {
             Value::Unknown => Ok(Cow::Owned(Value::Unknown)),
-            Value::Null => Err(error(span, format!("cannot read attribute `{attr}` of a null value"))),
+            Value::Null => Err(error(
+                span,
+                format!("cannot read attribute `{attr}` of a null value"),
+            )),
             Value::Tuple(_) | Value::List(_) | Value::Set(_) => Err(error(
                 span,
-                format!("cannot read attribute `{attr}` of a list; index one element (`[0].{attr}`) or all of them (`[*].{attr}`)"),
+                format!(
+                    "cannot read attribute `{attr}` of a list; index one element (`[0].{attr}`) or all of them (`[*].{attr}`)"
+                ),
             )),
-            v => Err(error(span, format!("cannot read attribute `{attr}` of a {}", v.type_name()))),
+            v => Err(error(
+                span,
+                format!("cannot read attribute `{attr}` of a {}", v.type_name()),
+            )),
         },
     }
 }
 
 fn missing_attr(attr: &str, map: &BTreeMap<String, Value>, span: Span) -> Diagnostic {
-    error(span, format!("no attribute named `{attr}`"))
-        .with_help(crate::diag::did_you_mean(attr, map.keys().map(String::as_str)).map(|s| format!("did you mean `{s}`?")))
+    error(span, format!("no attribute named `{attr}`")).with_help(
+        crate::diag::did_you_mean(attr, map.keys().map(String::as_str))
+            .map(|s| format!("did you mean `{s}`?")),
+    )
 }
 
-fn index_value<'v>(base: Cow<'v, Value>, key: Value, span: Span) -> Result<Cow<'v, Value>, Diagnostic> {
+fn index_value<'v>(
+    base: Cow<'v, Value>,
+    key: Value,
+    span: Span,
+) -> Result<Cow<'v, Value>, Diagnostic> {
     let (key, key_marked) = key.unmark();
     if base.is_sensitive() || key_marked {
         let inner = base.into_owned().unmark().0;
-        return index_value(Cow::Owned(inner), key, span).map(|v| Cow::Owned(v.into_owned().sensitive()));
+        return index_value(Cow::Owned(inner), key, span)
+            .map(|v| Cow::Owned(v.into_owned().sensitive()));
     }
     if key.is_unknown() || base.is_unknown() {
         return Ok(Cow::Owned(Value::Unknown));
@@ -506,11 +655,21 @@ fn index_value<'v>(base: Cow<'v, Value>, key: Value, span: Span) -> Result<Cow<'
                 return Err(error(span, "a list index must be a whole number"));
             };
             if index < 0 || index as usize >= items.len() {
-                return Err(error(span, format!("index {index} is out of range for a list of {} elements", items.len())));
+                return Err(error(
+                    span,
+                    format!(
+                        "index {index} is out of range for a list of {} elements",
+                        items.len()
+                    ),
+                ));
             }
             Ok(match base {
-                Cow::Borrowed(Value::Tuple(items) | Value::List(items)) => Cow::Borrowed(&items[index as usize]),
-                Cow::Owned(Value::Tuple(mut items) | Value::List(mut items)) => Cow::Owned(items.swap_remove(index as usize)),
+                Cow::Borrowed(Value::Tuple(items) | Value::List(items)) => {
+                    Cow::Borrowed(&items[index as usize])
+                }
+                Cow::Owned(Value::Tuple(mut items) | Value::List(mut items)) => {
+                    Cow::Owned(items.swap_remove(index as usize))
+                }
                 _ => unreachable!("matched a list above"),
             })
         }
@@ -524,22 +683,29 @@ fn index_value<'v>(base: Cow<'v, Value>, key: Value, span: Span) -> Result<Cow<'
                     .get(&key)
                     .map(Cow::Borrowed)
                     .ok_or_else(|| missing_key(&key, map, span)),
-                Cow::Owned(Value::Object(mut map) | Value::Map(mut map)) => match map.remove(&key) {
-                    Some(v) => Ok(Cow::Owned(v)),
-                    None => Err(missing_key(&key, &map, span)),
-                },
+                Cow::Owned(Value::Object(mut map) | Value::Map(mut map)) => {
+                    match map.remove(&key) {
+                        Some(v) => Ok(Cow::Owned(v)),
+                        None => Err(missing_key(&key, &map, span)),
+                    }
+                }
                 _ => unreachable!("matched a map above"),
             }
         }
-        Value::Set(_) => Err(error(span, "elements of a set have no index; convert it with `tolist` first")),
+        Value::Set(_) => Err(error(
+            span,
+            "elements of a set have no index; convert it with `tolist` first",
+        )),
         Value::Null => Err(error(span, "cannot index a null value")),
         other => Err(error(span, format!("cannot index a {}", other.type_name()))),
     }
 }
 
 fn missing_key(key: &str, map: &BTreeMap<String, Value>, span: Span) -> Diagnostic {
-    error(span, format!("no element with the key {key:?}"))
-        .with_help(crate::diag::did_you_mean(key, map.keys().map(String::as_str)).map(|s| format!("did you mean {s:?}?")))
+    error(span, format!("no element with the key {key:?}")).with_help(
+        crate::diag::did_you_mean(key, map.keys().map(String::as_str))
+            .map(|s| format!("did you mean {s:?}?")),
+    )
 }
 
 fn to_bool_operand(v: Value, span: Span) -> Result<Option<bool>, Diagnostic> {
@@ -570,15 +736,21 @@ fn arithmetic(op: BinaryOp, a: Number, b: Number) -> Result<Value, String> {
     use Number::Int;
     Ok(match op {
         BinaryOp::Plus => match (a, b) {
-            (Int(x), Int(y)) => x.checked_add(y).map_or_else(|| Value::float(x as f64 + y as f64), Value::int),
+            (Int(x), Int(y)) => x
+                .checked_add(y)
+                .map_or_else(|| Value::float(x as f64 + y as f64), Value::int),
             _ => Value::float(a.as_f64() + b.as_f64()),
         },
         BinaryOp::Minus => match (a, b) {
-            (Int(x), Int(y)) => x.checked_sub(y).map_or_else(|| Value::float(x as f64 - y as f64), Value::int),
+            (Int(x), Int(y)) => x
+                .checked_sub(y)
+                .map_or_else(|| Value::float(x as f64 - y as f64), Value::int),
             _ => Value::float(a.as_f64() - b.as_f64()),
         },
         BinaryOp::Mul => match (a, b) {
-            (Int(x), Int(y)) => x.checked_mul(y).map_or_else(|| Value::float(x as f64 * y as f64), Value::int),
+            (Int(x), Int(y)) => x
+                .checked_mul(y)
+                .map_or_else(|| Value::float(x as f64 * y as f64), Value::int),
             _ => Value::float(a.as_f64() * b.as_f64()),
         },
         BinaryOp::Div => {
@@ -603,7 +775,9 @@ fn arithmetic(op: BinaryOp, a: Number, b: Number) -> Result<Value, String> {
         BinaryOp::LessEq => Value::Bool(a <= b),
         BinaryOp::Greater => Value::Bool(a > b),
         BinaryOp::GreaterEq => Value::Bool(a >= b),
-        BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::And | BinaryOp::Or => unreachable!("handled by eval_binary"),
+        BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::And | BinaryOp::Or => {
+            unreachable!("handled by eval_binary")
+        }
     })
 }
 
@@ -611,11 +785,16 @@ fn arithmetic(op: BinaryOp, a: Number, b: Number) -> Result<Value, String> {
 pub fn values_equal(a: &Value, b: &Value) -> bool {
     match (a.unmarked(), b.unmarked()) {
         (Value::Number(x), Value::Number(y)) => x == y,
-        (Value::Tuple(x), Value::Tuple(y)) | (Value::List(x), Value::List(y)) | (Value::Set(x), Value::Set(y)) => {
+        (Value::Tuple(x), Value::Tuple(y))
+        | (Value::List(x), Value::List(y))
+        | (Value::Set(x), Value::Set(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
         }
         (Value::Object(x), Value::Object(y)) | (Value::Map(x), Value::Map(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|((k1, v1), (k2, v2))| k1 == k2 && values_equal(v1, v2))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && values_equal(v1, v2))
         }
         (x, y) => x == y,
     }
@@ -623,8 +802,15 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
 
 /// Renders a template file's source with the given variables (for `templatefile`).
 fn render_template_file(source: &str, path: &Path, vars: Value) -> Result<Value, String> {
-    let template = hcl::edit::parser::parse_template(source)
-        .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.location().line(), e.location().column(), e.message()))?;
+    let template = hcl::edit::parser::parse_template(source).map_err(|e| {
+        format!(
+            "{}:{}:{}: {}",
+            path.display(),
+            e.location().line(),
+            e.location().column(),
+            e.message()
+        )
+    })?;
     let elements: Vec<&hcl::edit::template::Element> = template.iter().collect();
     let expr = Expr::lower_template(&elements, FileId(u32::MAX));
     let vars = match vars.unmark().0 {
@@ -640,7 +826,9 @@ fn render_template_file(source: &str, path: &Path, vars: Value) -> Result<Value,
         .map_err(|d| format!("{}: {}", path.display(), d.message))
         .map(|v| match v {
             // A template file always renders to a string, even for a single interpolation.
-            Value::Number(_) | Value::Bool(_) => types::convert(v, &Type::String).unwrap_or(Value::Unknown),
+            Value::Number(_) | Value::Bool(_) => {
+                types::convert(v, &Type::String).unwrap_or(Value::Unknown)
+            }
             other => other,
         })
 }
@@ -649,10 +837,12 @@ fn render_template_file(source: &str, path: &Path, vars: Value) -> Result<Value,
 pub fn eval_console(src: &str, base_dir: &Path) -> Result<Value, String> {
     let parsed = hcl::edit::parser::parse_expr(src.trim()).map_err(|e| e.message().to_string())?;
     let expr = Expr::lower(&parsed, FileId(u32::MAX));
-    Evaluator::new(&EmptyScope, base_dir).eval(&expr).map_err(|d| match d.help {
-        Some(help) => format!("{}; {help}", d.message),
-        None => d.message,
-    })
+    Evaluator::new(&EmptyScope, base_dir)
+        .eval(&expr)
+        .map_err(|d| match d.help {
+            Some(help) => format!("{}; {help}", d.message),
+            None => d.message,
+        })
 }
 
 #[cfg(test)]
@@ -693,8 +883,14 @@ mod tests {
     #[test]
     fn templates_render_directives_and_strip_markers() {
         check_value("\"a-${1 + 1}-b\"", Value::string("a-2-b"));
-        check_value("\"%{ if true }yes%{ else }no%{ endif }\"", Value::string("yes"));
-        check_value("\"%{ for x in [1, 2] }<${x}>%{ endfor }\"", Value::string("<1><2>"));
+        check_value(
+            "\"%{ if true }yes%{ else }no%{ endif }\"",
+            Value::string("yes"),
+        );
+        check_value(
+            "\"%{ for x in [1, 2] }<${x}>%{ endfor }\"",
+            Value::string("<1><2>"),
+        );
         check_value("\"a   ${~ \"b\" ~}   c\"", Value::string("abc"));
         check_value("\"${5}\"", Value::int(5));
     }
@@ -706,9 +902,18 @@ mod tests {
             Value::Tuple(vec![Value::string("0a"), Value::string("1b")]),
         );
         let mut m = BTreeMap::new();
-        m.insert("a".to_string(), Value::Tuple(vec![Value::int(1), Value::int(2)]));
-        check_value("{for p in [[\"a\", 1], [\"a\", 2]] : p[0] => p[1]...}", Value::Object(m));
-        check("{for x in [\"a\", \"a\"] : x => 1}", "error: duplicate object key \"a\"; use `...` after the value to group values by key");
+        m.insert(
+            "a".to_string(),
+            Value::Tuple(vec![Value::int(1), Value::int(2)]),
+        );
+        check_value(
+            "{for p in [[\"a\", 1], [\"a\", 2]] : p[0] => p[1]...}",
+            Value::Object(m),
+        );
+        check(
+            "{for x in [\"a\", \"a\"] : x => 1}",
+            "error: duplicate object key \"a\"; use `...` after the value to group values by key",
+        );
     }
 
     #[test]
@@ -724,8 +929,14 @@ mod tests {
     fn indexing_and_attributes() {
         check_value("{a = [10, 20]}.a[1]", Value::int(20));
         check_value("[1, 2][\"0\"]", Value::int(1));
-        check("[1][3]", "error: index 3 is out of range for a list of 1 elements");
-        check("{abc = 1}.abd", "error: no attribute named `abd`; did you mean `abc`?");
+        check(
+            "[1][3]",
+            "error: index 3 is out of range for a list of 1 elements",
+        );
+        check(
+            "{abc = 1}.abd",
+            "error: no attribute named `abd`; did you mean `abc`?",
+        );
     }
 
     #[test]
@@ -740,9 +951,13 @@ mod tests {
         let mut scope = BTreeMap::new();
         scope.insert("u".to_string(), Value::Unknown);
         let scope = MapScope(scope);
-        let parsed = hcl::edit::parser::parse_expr("\"x-${u}\" == \"x\" ? u.a : [for v in u : v]").expect("parses");
+        let parsed = hcl::edit::parser::parse_expr("\"x-${u}\" == \"x\" ? u.a : [for v in u : v]")
+            .expect("parses");
         let expr = Expr::lower(&parsed, FileId(0));
-        assert_eq!(Evaluator::new(&scope, Path::new(".")).eval(&expr), Ok(Value::Unknown));
+        assert_eq!(
+            Evaluator::new(&scope, Path::new(".")).eval(&expr),
+            Ok(Value::Unknown)
+        );
     }
 
     #[test]

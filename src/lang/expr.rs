@@ -28,9 +28,16 @@ pub enum ExprKind {
     GetAttr(Box<Expr>, String),
     Index(Box<Expr>, Box<Expr>),
     /// `source[*].rest`: `each` is evaluated for every element with `SplatItem` bound to it.
-    Splat { source: Box<Expr>, each: Box<Expr> },
+    Splat {
+        source: Box<Expr>,
+        each: Box<Expr>,
+    },
     SplatItem,
-    Call { name: String, args: Vec<Expr>, expand_final: bool },
+    Call {
+        name: String,
+        args: Vec<Expr>,
+        expand_final: bool,
+    },
     Conditional(Box<Expr>, Box<Expr>, Box<Expr>),
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
@@ -84,8 +91,17 @@ pub struct ForExpr {
 pub enum TemplatePart {
     Literal(String),
     Interp(Expr),
-    If { cond: Expr, then: Vec<TemplatePart>, otherwise: Vec<TemplatePart> },
-    For { key_var: Option<String>, value_var: String, collection: Expr, body: Vec<TemplatePart> },
+    If {
+        cond: Expr,
+        then: Vec<TemplatePart>,
+        otherwise: Vec<TemplatePart>,
+    },
+    For {
+        key_var: Option<String>,
+        value_var: String,
+        collection: Expr,
+        body: Vec<TemplatePart>,
+    },
 }
 
 /// A static reference found in an expression: a root name and the attribute
@@ -106,7 +122,10 @@ impl Expr {
     /// Lowers the elements of a standalone template (a `templatefile` source).
     pub fn lower_template(elements: &[&ht::Element], file: FileId) -> Expr {
         let lowerer = Lowerer { file };
-        Expr { kind: ExprKind::Template(lowerer.template(elements)), span: Span::new(file, 0..0) }
+        Expr {
+            kind: ExprKind::Template(lowerer.template(elements)),
+            span: Span::new(file, 0..0),
+        }
     }
 
     /// Collects the references this expression makes, skipping names bound by
@@ -168,13 +187,17 @@ impl Lowerer {
             hx::Expression::Bool(b) => ExprKind::Literal(Value::Bool(*b.value())),
             hx::Expression::Number(n) => ExprKind::Literal(Value::Number(lower_number(n.value()))),
             hx::Expression::String(s) => ExprKind::Literal(Value::String(s.value().clone())),
-            hx::Expression::Array(array) => ExprKind::Tuple(array.iter().map(|e| self.expr(e)).collect()),
+            hx::Expression::Array(array) => {
+                ExprKind::Tuple(array.iter().map(|e| self.expr(e)).collect())
+            }
             hx::Expression::Object(object) => ExprKind::Object(
                 object
                     .iter()
                     .map(|(key, value)| {
                         let key = match key {
-                            hx::ObjectKey::Ident(ident) => ObjectKey::Name(ident.value().to_string()),
+                            hx::ObjectKey::Ident(ident) => {
+                                ObjectKey::Name(ident.value().to_string())
+                            }
                             hx::ObjectKey::Expression(e) => ObjectKey::Expr(self.expr(e)),
                         };
                         (key, self.expr(value.expr()))
@@ -204,8 +227,12 @@ impl Lowerer {
                 let name = if call.name.namespace.is_empty() {
                     name[0].clone()
                 } else {
-                    let mut parts: Vec<String> =
-                        call.name.namespace.iter().map(|n| n.value().to_string()).collect();
+                    let mut parts: Vec<String> = call
+                        .name
+                        .namespace
+                        .iter()
+                        .map(|n| n.value().to_string())
+                        .collect();
                     parts.push(call.name.name.value().to_string());
                     parts.join("::")
                 };
@@ -243,42 +270,84 @@ impl Lowerer {
 
     fn traversal(&self, traversal: &hx::Traversal, span: Span) -> Expr {
         let root = self.expr(&traversal.expr);
-        let ops: Vec<&hx::TraversalOperator> = traversal.operators.iter().map(Decorated::value).collect();
-        let op_spans: Vec<Span> = traversal.operators.iter().map(|o| self.span(o.span())).collect();
+        let ops: Vec<&hx::TraversalOperator> =
+            traversal.operators.iter().map(Decorated::value).collect();
+        let op_spans: Vec<Span> = traversal
+            .operators
+            .iter()
+            .map(|o| self.span(o.span()))
+            .collect();
         self.apply_ops(root, &ops, &op_spans, span.start)
     }
 
     /// Applies traversal operators to `base`; a splat consumes the operators it governs.
-    fn apply_ops(&self, mut base: Expr, ops: &[&hx::TraversalOperator], spans: &[Span], start: u32) -> Expr {
+    fn apply_ops(
+        &self,
+        mut base: Expr,
+        ops: &[&hx::TraversalOperator],
+        spans: &[Span],
+        start: u32,
+    ) -> Expr {
         let mut i = 0;
         while i < ops.len() {
             let op_span = spans[i];
-            let span = Span { file: self.file, start, end: op_span.end.max(base.span.end) };
+            let span = Span {
+                file: self.file,
+                start,
+                end: op_span.end.max(base.span.end),
+            };
             match ops[i] {
                 hx::TraversalOperator::GetAttr(ident) => {
-                    base = Expr { kind: ExprKind::GetAttr(Box::new(base), ident.value().to_string()), span };
+                    base = Expr {
+                        kind: ExprKind::GetAttr(Box::new(base), ident.value().to_string()),
+                        span,
+                    };
                 }
                 hx::TraversalOperator::Index(index) => {
-                    base = Expr { kind: ExprKind::Index(Box::new(base), Box::new(self.expr(index))), span };
+                    base = Expr {
+                        kind: ExprKind::Index(Box::new(base), Box::new(self.expr(index))),
+                        span,
+                    };
                 }
                 hx::TraversalOperator::LegacyIndex(n) => {
-                    let index = Expr { kind: ExprKind::Literal(Value::int(*n.value() as i64)), span: op_span };
-                    base = Expr { kind: ExprKind::Index(Box::new(base), Box::new(index)), span };
+                    let index = Expr {
+                        kind: ExprKind::Literal(Value::int(*n.value() as i64)),
+                        span: op_span,
+                    };
+                    base = Expr {
+                        kind: ExprKind::Index(Box::new(base), Box::new(index)),
+                        span,
+                    };
                 }
                 hx::TraversalOperator::AttrSplat(_) | hx::TraversalOperator::FullSplat(_) => {
                     let full = matches!(ops[i], hx::TraversalOperator::FullSplat(_));
                     // An attribute splat governs the attribute accesses after it; a
                     // full splat governs every operator after it.
                     let mut end = i + 1;
-                    while end < ops.len() && (full || matches!(ops[end], hx::TraversalOperator::GetAttr(_))) {
+                    while end < ops.len()
+                        && (full || matches!(ops[end], hx::TraversalOperator::GetAttr(_)))
+                    {
                         end += 1;
                     }
-                    let item = Expr { kind: ExprKind::SplatItem, span: op_span };
-                    let each = self.apply_ops(item, &ops[i + 1..end], &spans[i + 1..end], op_span.start);
-                    let end_span = spans.get(end.saturating_sub(1)).map_or(op_span.end, |s| s.end);
+                    let item = Expr {
+                        kind: ExprKind::SplatItem,
+                        span: op_span,
+                    };
+                    let each =
+                        self.apply_ops(item, &ops[i + 1..end], &spans[i + 1..end], op_span.start);
+                    let end_span = spans
+                        .get(end.saturating_sub(1))
+                        .map_or(op_span.end, |s| s.end);
                     base = Expr {
-                        kind: ExprKind::Splat { source: Box::new(base), each: Box::new(each) },
-                        span: Span { file: self.file, start, end: end_span },
+                        kind: ExprKind::Splat {
+                            source: Box::new(base),
+                            each: Box::new(each),
+                        },
+                        span: Span {
+                            file: self.file,
+                            start,
+                            end: end_span,
+                        },
                     };
                     i = end;
                     continue;
@@ -313,7 +382,8 @@ impl Lowerer {
                         if d.if_expr.strip.strip_start() {
                             trim_last_literal(&mut parts);
                         }
-                        let mut then = self.nested(&d.if_expr.template, d.if_expr.strip.strip_end());
+                        let mut then =
+                            self.nested(&d.if_expr.template, d.if_expr.strip.strip_end());
                         let (mut otherwise, before_end) = match &d.else_expr {
                             Some(e) => {
                                 if e.strip.strip_start() {
@@ -332,13 +402,18 @@ impl Lowerer {
                         }
                         strip_next = d.endif_expr.strip.strip_end();
                         let cond = self.expr(&d.if_expr.cond_expr);
-                        parts.push(TemplatePart::If { cond, then, otherwise });
+                        parts.push(TemplatePart::If {
+                            cond,
+                            then,
+                            otherwise,
+                        });
                     }
                     ht::Directive::For(d) => {
                         if d.for_expr.strip.strip_start() {
                             trim_last_literal(&mut parts);
                         }
-                        let mut body = self.nested(&d.for_expr.template, d.for_expr.strip.strip_end());
+                        let mut body =
+                            self.nested(&d.for_expr.template, d.for_expr.strip.strip_end());
                         if d.endfor_expr.strip.strip_start() {
                             trim_last_literal(&mut body);
                         }
@@ -402,7 +477,11 @@ fn lower_binary(op: hx::BinaryOperator) -> BinaryOp {
 fn collect_refs(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Reference>) {
     if let Some((root, attrs)) = expr.as_static_traversal() {
         if !bound.contains(&root) {
-            out.push(Reference { root, attrs, span: expr.span });
+            out.push(Reference {
+                root,
+                attrs,
+                span: expr.span,
+            });
         }
         return;
     }
@@ -455,17 +534,30 @@ fn collect_refs(expr: &Expr, bound: &mut Vec<String>, out: &mut Vec<Reference>) 
     }
 }
 
-fn collect_template_refs(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Vec<Reference>) {
+fn collect_template_refs(
+    parts: &[TemplatePart],
+    bound: &mut Vec<String>,
+    out: &mut Vec<Reference>,
+) {
     for part in parts {
         match part {
             TemplatePart::Literal(_) => {}
             TemplatePart::Interp(e) => collect_refs(e, bound, out),
-            TemplatePart::If { cond, then, otherwise } => {
+            TemplatePart::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 collect_refs(cond, bound, out);
                 collect_template_refs(then, bound, out);
                 collect_template_refs(otherwise, bound, out);
             }
-            TemplatePart::For { key_var, value_var, collection, body } => {
+            TemplatePart::For {
+                key_var,
+                value_var,
+                collection,
+                body,
+            } => {
                 collect_refs(collection, bound, out);
                 let n = bound.len();
                 bound.extend(key_var.iter().cloned());
@@ -486,26 +578,46 @@ mod tests {
         Expr::lower(&parsed, FileId(0))
             .references()
             .into_iter()
-            .map(|r| std::iter::once(r.root).chain(r.attrs).collect::<Vec<_>>().join("."))
+            .map(|r| {
+                std::iter::once(r.root)
+                    .chain(r.attrs)
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
             .collect()
     }
 
     #[test]
     fn references_stop_at_dynamic_steps() {
-        assert_eq!(refs("google_project.p.project_id"), ["google_project.p.project_id"]);
-        assert_eq!(refs("kubernetes_namespace_v1.ns.metadata[0].name"), ["kubernetes_namespace_v1.ns.metadata"]);
+        assert_eq!(
+            refs("google_project.p.project_id"),
+            ["google_project.p.project_id"]
+        );
+        assert_eq!(
+            refs("kubernetes_namespace_v1.ns.metadata[0].name"),
+            ["kubernetes_namespace_v1.ns.metadata"]
+        );
         assert_eq!(refs("module.db[each.key].id"), ["module.db", "each.key"]);
     }
 
     #[test]
     fn for_variables_are_not_references() {
-        assert_eq!(refs("[for s in var.list : upper(s.name) if s.on]"), ["var.list"]);
-        assert_eq!(refs("\"%{for x in local.xs}${x}${var.sep}%{endfor}\""), ["local.xs", "var.sep"]);
+        assert_eq!(
+            refs("[for s in var.list : upper(s.name) if s.on]"),
+            ["var.list"]
+        );
+        assert_eq!(
+            refs("\"%{for x in local.xs}${x}${var.sep}%{endfor}\""),
+            ["local.xs", "var.sep"]
+        );
     }
 
     #[test]
     fn splats_reference_their_source() {
-        assert_eq!(refs("google_service_account.sa[*].email"), ["google_service_account.sa"]);
+        assert_eq!(
+            refs("google_service_account.sa[*].email"),
+            ["google_service_account.sa"]
+        );
     }
 
     #[test]

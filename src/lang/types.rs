@@ -75,7 +75,11 @@ pub fn convert(value: Value, ty: &Type) -> Result<Value, String> {
 fn convert_at(value: Value, ty: &Type, path: &mut Vec<String>) -> Result<Value, String> {
     let (value, marked) = value.unmark();
     let converted = convert_unmarked(value, ty, path)?;
-    Ok(if marked { converted.sensitive() } else { converted })
+    Ok(if marked {
+        converted.sensitive()
+    } else {
+        converted
+    })
 }
 
 fn at(path: &[String]) -> String {
@@ -96,28 +100,51 @@ fn convert_unmarked(value: Value, ty: &Type, path: &mut Vec<String>) -> Result<V
             Value::String(_) => Ok(value),
             Value::Number(n) => Ok(Value::String(n.to_string())),
             Value::Bool(b) => Ok(Value::String(b.to_string())),
-            other => Err(format!("string required, but have {}{}", other.type_name(), at(path))),
+            other => Err(format!(
+                "string required, but have {}{}",
+                other.type_name(),
+                at(path)
+            )),
         },
         Type::Number => match value {
             Value::Number(_) => Ok(value),
             Value::String(s) => parse_number(&s)
                 .map(Value::Number)
                 .ok_or_else(|| format!("a number is required, but have string {s:?}{}", at(path))),
-            other => Err(format!("number required, but have {}{}", other.type_name(), at(path))),
+            other => Err(format!(
+                "number required, but have {}{}",
+                other.type_name(),
+                at(path)
+            )),
         },
         Type::Bool => match value {
             Value::Bool(_) => Ok(value),
             Value::String(s) if s == "true" => Ok(Value::Bool(true)),
             Value::String(s) if s == "false" => Ok(Value::Bool(false)),
-            Value::String(s) => Err(format!("a bool is required, but have string {s:?}{}", at(path))),
-            other => Err(format!("bool required, but have {}{}", other.type_name(), at(path))),
+            Value::String(s) => Err(format!(
+                "a bool is required, but have string {s:?}{}",
+                at(path)
+            )),
+            other => Err(format!(
+                "bool required, but have {}{}",
+                other.type_name(),
+                at(path)
+            )),
         },
         Type::List(elem) | Type::Set(elem) => {
             let items = match value {
                 Value::Tuple(items) | Value::List(items) | Value::Set(items) => items,
                 other => {
-                    let want = if matches!(ty, Type::List(_)) { "list" } else { "set" };
-                    return Err(format!("{want} of {elem} required, but have {}{}", other.type_name(), at(path)));
+                    let want = if matches!(ty, Type::List(_)) {
+                        "list"
+                    } else {
+                        "set"
+                    };
+                    return Err(format!(
+                        "{want} of {elem} required, but have {}{}",
+                        other.type_name(),
+                        at(path)
+                    ));
                 }
             };
             let mut out = Vec::with_capacity(items.len());
@@ -127,12 +154,22 @@ fn convert_unmarked(value: Value, ty: &Type, path: &mut Vec<String>) -> Result<V
                 path.pop();
             }
             let out = if **elem == Type::Any { unify(out) } else { out };
-            Ok(if matches!(ty, Type::List(_)) { Value::List(out) } else { Value::new_set(out) })
+            Ok(if matches!(ty, Type::List(_)) {
+                Value::List(out)
+            } else {
+                Value::new_set(out)
+            })
         }
         Type::Map(elem) => {
             let map = match value {
                 Value::Object(map) | Value::Map(map) => map,
-                other => return Err(format!("map of {elem} required, but have {}{}", other.type_name(), at(path))),
+                other => {
+                    return Err(format!(
+                        "map of {elem} required, but have {}{}",
+                        other.type_name(),
+                        at(path)
+                    ));
+                }
             };
             let mut out = BTreeMap::new();
             for (k, v) in map {
@@ -151,10 +188,21 @@ fn convert_unmarked(value: Value, ty: &Type, path: &mut Vec<String>) -> Result<V
         Type::Tuple(types) => {
             let items = match value {
                 Value::Tuple(items) | Value::List(items) | Value::Set(items) => items,
-                other => return Err(format!("tuple required, but have {}{}", other.type_name(), at(path))),
+                other => {
+                    return Err(format!(
+                        "tuple required, but have {}{}",
+                        other.type_name(),
+                        at(path)
+                    ));
+                }
             };
             if items.len() != types.len() {
-                return Err(format!("tuple of {} elements required, but have {}{}", types.len(), items.len(), at(path)));
+                return Err(format!(
+                    "tuple of {} elements required, but have {}{}",
+                    types.len(),
+                    items.len(),
+                    at(path)
+                ));
             }
             let mut out = Vec::with_capacity(items.len());
             for (i, (item, t)) in items.into_iter().zip(types).enumerate() {
@@ -167,18 +215,22 @@ fn convert_unmarked(value: Value, ty: &Type, path: &mut Vec<String>) -> Result<V
         Type::Object(attrs) => {
             let mut map = match value {
                 Value::Object(map) | Value::Map(map) => map,
-                other => return Err(format!("object required, but have {}{}", other.type_name(), at(path))),
+                other => {
+                    return Err(format!(
+                        "object required, but have {}{}",
+                        other.type_name(),
+                        at(path)
+                    ));
+                }
             };
             let mut out = BTreeMap::new();
             for (name, attr) in attrs {
                 path.push(format!(".{name}"));
                 let v = match map.remove(name) {
-                    Some(Value::Null) | None if attr.optional => {
-                        match &attr.default {
-                            Some(default) => convert_at(default.clone(), &attr.ty, path)?,
-                            None => Value::Null,
-                        }
-                    }
+                    Some(Value::Null) | None if attr.optional => match &attr.default {
+                        Some(default) => convert_at(default.clone(), &attr.ty, path)?,
+                        None => Value::Null,
+                    },
                     Some(v) => convert_at(v, &attr.ty, path)?,
                     None => {
                         path.pop();
@@ -196,7 +248,9 @@ fn convert_unmarked(value: Value, ty: &Type, path: &mut Vec<String>) -> Result<V
 /// Gives mixed primitive elements one type, as Terraform does for `list(any)`:
 /// numbers and bools become strings when any element is a string.
 fn unify(items: Vec<Value>) -> Vec<Value> {
-    let has_string = items.iter().any(|v| matches!(v.unmarked(), Value::String(_)));
+    let has_string = items
+        .iter()
+        .any(|v| matches!(v.unmarked(), Value::String(_)));
     let has_other_primitive = items
         .iter()
         .any(|v| matches!(v.unmarked(), Value::Number(_) | Value::Bool(_)));
@@ -238,22 +292,48 @@ mod tests {
         check(Value::int(5), Type::String, Ok(Value::string("5")));
         check(Value::string("2.5"), Type::Number, Ok(Value::float(2.5)));
         check(Value::string("true"), Type::Bool, Ok(Value::Bool(true)));
-        check(Value::string("yes"), Type::Bool, Err("a bool is required, but have string \"yes\""));
+        check(
+            Value::string("yes"),
+            Type::Bool,
+            Err("a bool is required, but have string \"yes\""),
+        );
     }
 
     #[test]
     fn optional_attributes_take_defaults() {
         let mut attrs = BTreeMap::new();
-        attrs.insert("a".to_string(), ObjectAttr { ty: Type::String, optional: false, default: None });
-        attrs.insert("b".to_string(), ObjectAttr { ty: Type::Number, optional: true, default: Some(Value::int(3)) });
+        attrs.insert(
+            "a".to_string(),
+            ObjectAttr {
+                ty: Type::String,
+                optional: false,
+                default: None,
+            },
+        );
+        attrs.insert(
+            "b".to_string(),
+            ObjectAttr {
+                ty: Type::Number,
+                optional: true,
+                default: Some(Value::int(3)),
+            },
+        );
         let mut input = BTreeMap::new();
         input.insert("a".to_string(), Value::string("x"));
         input.insert("extra".to_string(), Value::Bool(true));
         let mut expected = BTreeMap::new();
         expected.insert("a".to_string(), Value::string("x"));
         expected.insert("b".to_string(), Value::int(3));
-        check(Value::Object(input), Type::Object(attrs.clone()), Ok(Value::Object(expected)));
-        check(Value::Object(BTreeMap::new()), Type::Object(attrs), Err("attribute \"a\" is required"));
+        check(
+            Value::Object(input),
+            Type::Object(attrs.clone()),
+            Ok(Value::Object(expected)),
+        );
+        check(
+            Value::Object(BTreeMap::new()),
+            Type::Object(attrs),
+            Err("attribute \"a\" is required"),
+        );
     }
 
     #[test]

@@ -417,7 +417,14 @@ mod tests {
 
     #[test]
     fn sets_are_sorted_and_deduplicated() {
-        let set = Value::new_set(vec![Value::string("b"), Value::string("a"), Value::string("b")]);
-        assert_eq!(set, Value::Set(vec![Value::string("a"), Value::string("b")]));
+        let set = Value::new_set(vec![
+            Value::string("b"),
+            Value::string("a"),
+            Value::string("b"),
+        ]);
+        assert_eq!(
+            set,
+            Value::Set(vec![Value::string("a"), Value::string("b")])
+        );
     }
 }

@@ -1,0 +1,161 @@
+//! Plans: the desired resources of each instance, evaluated from the specs,
+//! compared with stored state into `PlannedChange` values.
+//!
+//! Invariant: planning is pure. It reads the loaded repo and the prior states
+//! it is handed; it does no I/O, no network and reads no clock.
+
+mod diff;
+mod resource;
+pub mod saved;
+mod walk;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::addr::{InstanceAddr, ResourceAddr};
+use crate::config::Repo;
+use crate::diag::Diagnostics;
+use crate::lang::Value;
+use crate::state::StateDocument;
+
+pub use walk::{InstanceGraph, eval_in_instance, instance_graph};
+
+/// What a plan does to one resource instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeAction {
+    NoOp,
+    Create,
+    Update,
+    /// Delete then create (or the reverse with `create_before_destroy`).
+    Replace,
+    Delete,
+}
+
+impl ChangeAction {
+    /// Terraform's `change.actions` for this action.
+    pub fn terraform_actions(self, create_before_destroy: bool) -> &'static [&'static str] {
+        match self {
+            ChangeAction::NoOp => &["no-op"],
+            ChangeAction::Create => &["create"],
+            ChangeAction::Update => &["update"],
+            ChangeAction::Replace if create_before_destroy => &["create", "delete"],
+            ChangeAction::Replace => &["delete", "create"],
+            ChangeAction::Delete => &["delete"],
+        }
+    }
+}
+
+/// Why a resource is deleted or replaced, when it is not the obvious reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionReason {
+    /// Removed from the specs.
+    NoLongerInConfig,
+    /// Its `count` or `for_each` no longer has this key.
+    KeyNoLongerInConfig,
+}
+
+/// The change to one resource instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedChange {
+    pub addr: ResourceAddr,
+    pub action: ChangeAction,
+    /// The stored value (`None` for a create); sensitive attributes carry the mark.
+    pub before: Option<Value>,
+    /// The planned value (`None` for a delete); unknown attributes are `Value::Unknown`.
+    pub after: Option<Value>,
+    /// Attribute paths whose change forces the replacement.
+    pub replace_paths: Vec<Vec<String>>,
+    pub reason: Option<ActionReason>,
+    pub create_before_destroy: bool,
+    /// Addresses of the resources this one depends on.
+    pub dependencies: Vec<String>,
+}
+
+impl PlannedChange {
+    pub fn type_name(&self) -> &str {
+        &self.addr.type_name
+    }
+}
+
+/// The plan of one instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstancePlan {
+    pub instance: InstanceAddr,
+    /// Every resource instance, in address order, no-ops included.
+    pub changes: Vec<PlannedChange>,
+    /// Values of the service's outputs after apply.
+    pub outputs: BTreeMap<String, Value>,
+    /// The prior state's identity, for staleness checks of saved plans.
+    pub prior_lineage: Option<String>,
+    pub prior_serial: Option<u64>,
+}
+
+/// Counts of changes by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ChangeCounts {
+    pub add: usize,
+    pub change: usize,
+    pub replace: usize,
+    pub destroy: usize,
+}
+
+impl ChangeCounts {
+    pub fn is_empty(&self) -> bool {
+        self.add + self.change + self.replace + self.destroy == 0
+    }
+
+    pub fn add_counts(&mut self, other: ChangeCounts) {
+        self.add += other.add;
+        self.change += other.change;
+        self.replace += other.replace;
+        self.destroy += other.destroy;
+    }
+}
+
+impl InstancePlan {
+    pub fn counts(&self) -> ChangeCounts {
+        let mut counts = ChangeCounts::default();
+        for change in &self.changes {
+            match change.action {
+                ChangeAction::NoOp => {}
+                ChangeAction::Create => counts.add += 1,
+                ChangeAction::Update => counts.change += 1,
+                ChangeAction::Replace => counts.replace += 1,
+                ChangeAction::Delete => counts.destroy += 1,
+            }
+        }
+        counts
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.counts().is_empty()
+    }
+}
+
+/// The plan of every selected instance.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub instances: Vec<InstancePlan>,
+}
+
+impl Plan {
+    pub fn counts(&self) -> ChangeCounts {
+        let mut counts = ChangeCounts::default();
+        for instance in &self.instances {
+            counts.add_counts(instance.counts());
+        }
+        counts
+    }
+}
+
+/// Plans one instance against its prior state.
+pub fn plan_instance(
+    repo: &Repo,
+    instance: &InstanceAddr,
+    prior: Option<&StateDocument>,
+) -> (Option<InstancePlan>, Diagnostics) {
+    walk::plan_instance(repo, instance, prior)
+}

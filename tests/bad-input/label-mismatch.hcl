@@ -1,0 +1,5 @@
+# expect: service "payment" is in directory services/svc
+service "payment" {
+  owner        = "team"
+  environments = ["development"]
+}

@@ -1,0 +1,420 @@
+//! CLI tests: run the built binary on fixture repos and the example fleet.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const PLATFORM: &str = r#"
+platform {
+  org_id          = "123456789012"
+  billing_account = "01ABCD-234567-89EFGH"
+  default_region  = "europe-west1"
+
+  cluster "dev" {
+    project  = "acme-gke-dev"
+    location = "europe-west1"
+    endpoint = "https://10.0.0.2"
+  }
+}
+
+environment "development" {
+  cluster = "dev"
+}
+
+environment "production" {
+  protected = true
+  cluster   = "dev"
+}
+"#;
+
+fn yagura(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_yagura"))
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the yagura binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A repo with the fixture platform and one service `svc` whose spec is `spec`.
+fn fixture(spec: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("yagura.hcl"), PLATFORM).expect("write yagura.hcl");
+    let service = dir.path().join("services/svc");
+    std::fs::create_dir_all(&service).expect("create the service directory");
+    std::fs::write(service.join("main.hcl"), spec).expect("write the spec");
+    dir
+}
+
+fn example_fleet() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet")
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad-input");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .expect("the corpus exists")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hcl"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 15, "the corpus has {} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in cases {
+        let spec = std::fs::read_to_string(&case).expect("read the case");
+        let expected: Vec<&str> = spec
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{} names no expected message",
+            case.display()
+        );
+        let repo = fixture(&spec);
+        let out = yagura(repo.path(), &["validate"]);
+        let stderr = text(&out.stderr);
+        let name = case
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if out.status.code() != Some(1) {
+            failures.push(format!(
+                "{name}: exit {:?}, expected 1\n{stderr}",
+                out.status.code()
+            ));
+        }
+        if stderr.contains("panicked") {
+            failures.push(format!("{name}: panicked\n{stderr}"));
+        }
+        for e in expected {
+            if !stderr.contains(e) {
+                failures.push(format!("{name}: stderr lacks {e:?}\n{stderr}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+const ONE_API: &str = r#"
+service "svc" {
+  owner        = "team"
+  environments = ["development"]
+}
+
+resource "google_project_service" "api" {
+  project = "acme-svc-dev"
+  service = "spanner.googleapis.com"
+}
+"#;
+
+fn write_state(repo: &Path, env: &str, resources: serde_json::Value) -> PathBuf {
+    let path = repo.join("state/svc").join(format!("{env}.json"));
+    std::fs::create_dir_all(path.parent().expect("has a parent")).expect("create state dir");
+    let doc = serde_json::json!({
+        "format_version": 1, "serial": 3, "lineage": "4a2f", "instance": {"service": "svc", "env": env},
+        "resources": resources,
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&doc).expect("json")).expect("write state");
+    path
+}
+
+fn api_state(service: &str, disable_on_destroy: bool) -> serde_json::Value {
+    serde_json::json!([{
+        "address": "google_project_service.api", "type": "google_project_service",
+        "attributes": {"project": "acme-svc-dev", "service": service, "disable_on_destroy": disable_on_destroy,
+                       "disable_dependent_services": false, "id": format!("acme-svc-dev/{service}")}
+    }])
+}
+
+#[test]
+fn detailed_exit_codes_follow_the_plan() {
+    let repo = fixture(ONE_API);
+    let out = yagura(repo.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1 to add"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    write_state(
+        repo.path(),
+        "development",
+        api_state("spanner.googleapis.com", true),
+    );
+    let out = yagura(repo.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    write_state(
+        repo.path(),
+        "development",
+        api_state("spanner.googleapis.com", false),
+    );
+    let out = yagura(
+        repo.path(),
+        &["plan", "--detailed-exitcode", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
+    let change = &json["resource_changes"][0];
+    assert_eq!(change["change"]["actions"], serde_json::json!(["update"]));
+
+    write_state(
+        repo.path(),
+        "development",
+        api_state("sqladmin.googleapis.com", true),
+    );
+    let out = yagura(repo.path(), &["plan", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
+    assert_eq!(
+        json["resource_changes"][0]["change"]["actions"],
+        serde_json::json!(["delete", "create"])
+    );
+}
+
+#[test]
+fn resources_removed_from_the_specs_are_destroyed_except_when_protected() {
+    let repo = fixture(
+        r#"
+service "svc" {
+  owner        = "team"
+  environments = ["development", "production"]
+}
+"#,
+    );
+    write_state(
+        repo.path(),
+        "development",
+        api_state("spanner.googleapis.com", true),
+    );
+    let out = yagura(
+        repo.path(),
+        &["plan", "--env", "development", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
+    assert_eq!(
+        json["resource_changes"][0]["change"]["actions"],
+        serde_json::json!(["delete"])
+    );
+
+    let project = serde_json::json!([{
+        "address": "google_project.p", "type": "google_project",
+        "attributes": {"project_id": "acme-svc-prd", "name": "svc", "org_id": "1", "deletion_policy": "PREVENT"}
+    }]);
+    write_state(repo.path(), "production", project);
+    let out = yagura(repo.path(), &["plan", "--env", "production"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("svc/production/google_project.p would be destroyed, but production is a protected environment"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn unreadable_state_is_an_error_and_is_left_untouched() {
+    let repo = fixture(ONE_API);
+    for (content, expected) in [
+        ("{\"format_version\": 1, \"serial\": 3, \"lin", "truncated"),
+        ("garbage", "not valid JSON"),
+        (
+            "{\"format_version\": 7, \"serial\": 1}",
+            "newer than format 1",
+        ),
+    ] {
+        let path = write_state(repo.path(), "development", serde_json::json!([]));
+        std::fs::write(&path, content).expect("write state");
+        let out = yagura(repo.path(), &["plan"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("state still there"),
+            content
+        );
+    }
+}
+
+#[test]
+fn the_example_fleet_plans_every_instance() {
+    let out = yagura(
+        &example_fleet(),
+        &["plan", "--no-refresh", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
+    let changes = json["resource_changes"]
+        .as_array()
+        .expect("resource_changes");
+    let mut instances: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| c["instance"].as_str())
+        .collect();
+    instances.dedup();
+    assert_eq!(instances.len(), 11, "{instances:?}");
+    // Every supported type appears somewhere in the example.
+    let mut types: Vec<&str> = changes.iter().filter_map(|c| c["type"].as_str()).collect();
+    types.sort();
+    types.dedup();
+    assert_eq!(types.len(), 21, "{types:?}");
+    // Secrets never reach the output.
+    assert!(
+        !text(&out.stdout).contains("\"result\": \""),
+        "a generated password leaked"
+    );
+}
+
+#[test]
+fn plan_formats_of_one_instance() {
+    let fleet = example_fleet();
+    let out = yagura(
+        &fleet,
+        &["plan", "--service", "ledger", "--env", "development"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    insta::assert_snapshot!("ledger_development_human", text(&out.stdout));
+    let out = yagura(
+        &fleet,
+        &["plan", "--service", "notifications", "--format", "markdown"],
+    );
+    insta::assert_snapshot!("notifications_markdown", text(&out.stdout));
+    let out = yagura(
+        &fleet,
+        &[
+            "plan",
+            "--service",
+            "payment",
+            "--env",
+            "production",
+            "--format",
+            "json",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
+    insta::assert_json_snapshot!("payment_production_json", json, { ".terraform_version" => "[version]" });
+}
+
+#[test]
+fn console_evaluates_in_an_instance() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yagura"))
+        .args(["-C"])
+        .arg(example_fleet())
+        .args(["console", "--service", "payment", "--env", "production"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the yagura binary runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(b"module.app.project_id\nupper(env.name)\nmodule.app.nope\n")
+        .expect("write to console");
+    let out = child.wait_with_output().expect("console exits");
+    assert_eq!(text(&out.stdout), "\"acme-payment-prd\"\n\"PRODUCTION\"\n");
+    assert!(
+        text(&out.stderr).contains("no attribute named `nope`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn new_service_scaffolds_validates_and_refuses_to_overwrite() {
+    let repo = tempfile::tempdir().expect("a temporary directory");
+    copy_dir(&example_fleet(), repo.path());
+    let out = yagura(
+        repo.path(),
+        &[
+            "new-service",
+            "search",
+            "--owner",
+            "discovery",
+            "--with",
+            "spanner,dns",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(repo.path().join("services/search/main.hcl").is_file());
+    let codeowners = std::fs::read_to_string(repo.path().join("CODEOWNERS")).expect("CODEOWNERS");
+    assert!(
+        codeowners.contains("/services/search/") && codeowners.contains("@acme/discovery"),
+        "{codeowners}"
+    );
+    let out = yagura(repo.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = yagura(
+        repo.path(),
+        &["new-service", "search", "--owner", "discovery"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("already exists"));
+
+    // The derived project id would be too long: nothing is written.
+    let out = yagura(
+        repo.path(),
+        &[
+            "new-service",
+            "a-very-long-service-name-x",
+            "--owner",
+            "discovery",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !repo
+            .path()
+            .join("services/a-very-long-service-name-x")
+            .exists()
+    );
+    let out = yagura(
+        repo.path(),
+        &["new-service", "Bad_Name", "--owner", "discovery"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("DNS-1123"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from)
+        .expect("read dir")
+        .filter_map(Result::ok)
+    {
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if entry.file_name() == "state" {
+            continue;
+        }
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy file");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+resource "x" "y" {
+  a = 1
+    bbb = 2 # comment
+
+  nested {
+  c = "${var.d}"
+  }
+  doc = <<EOT
+line
+EOT
+}

@@ -1,0 +1,12 @@
+terraform {}
+provider "google" {
+}
+resource "a" "b" {   }
+resource "c" "d" {
+
+}
+locals {
+  nested {}
+  other {
+  }
+}

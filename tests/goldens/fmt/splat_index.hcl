@@ -1,0 +1,14 @@
+a = var.list[0]
+b = var.list [ 1 ]
+c = var.objects[*].id
+d = var.objects.*.name
+e = var.map["key"]
+f = aws_instance.web[count.index].id
+g = var.nested[0][1]
+h = data.x.y.attr[0].z
+i = local.m[ var.k ]
+j = (var.t)[0]
+k = [1, 2][0]
+l = var.a . b
+m = module.x.out[0]
+n = var.list[length(var.list) - 1]
