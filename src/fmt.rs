@@ -1,14 +1,17 @@
 //! `yagura fmt`: rewrites HCL source in Terraform's canonical style, keeping comments.
 //!
-//! The output is byte for byte what `terraform fmt -` (Terraform 1.11) writes.
-//! Like Terraform's `hclwrite`, this is a token-level formatter: the source is
-//! split into HCL's tokens (`lexer`), Terraform's few rewrites are applied
-//! (`rewrite`), and the spaces before each token are recomputed (`layout`).
+//! The output is byte for byte what `terraform fmt -` (Terraform 1.11) writes,
+//! except for input without a final newline, where it is what a second run
+//! writes (see `format_source`). Like Terraform's `hclwrite`, this is a
+//! token-level formatter: the source is split into HCL's tokens (`lexer`),
+//! Terraform's few rewrites are applied (`rewrite`), and the spaces before
+//! each token are recomputed (`layout`).
 //!
-//! Invariant: formatting changes only whitespace between tokens, except for
+//! Invariant: formatting changes only the blanks between tokens, except for
 //! the rewrites Terraform itself makes (unwrapping `"${x}"`, legacy variable
-//! types, quoting block labels); it never reorders or adds anything else, and
-//! text inside heredocs, strings and comments is kept as written.
+//! types, quoting block labels, dropping what sits between labels); literal
+//! text in heredocs, strings and comments is kept as written, line endings
+//! included.
 
 mod layout;
 mod lexer;
@@ -22,20 +25,26 @@ pub fn format_source(source: &str) -> Result<String, hcl::edit::parser::Error> {
     // HCL's scanner skips a byte order mark, and Terraform writes none back.
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     hcl::edit::parser::parse_body(source)?;
-    let lexed = lexer::lex(source);
-    let mut tokens = rewrite::rewrite(lexed.tokens);
+    // `terraform fmt -` prints its result as a line of output, adding the
+    // final newline a file lacks. Its formatting of that last line still sees
+    // no newline, though: blanks before the end of input are kept, and a
+    // trailing block comment is aligned like a line comment, both undone
+    // when it runs again. Formatting with the newline in place gives what
+    // that second run gives, so the result is idempotent.
+    let mut tokens = if source.ends_with('\n') {
+        lexer::lex(source)
+    } else {
+        lexer::lex(&format!("{source}\n"))
+    };
+    tokens = rewrite::rewrite(tokens);
     layout::layout(&mut tokens);
     let mut formatted = String::with_capacity(source.len() + source.len() / 8 + 1);
     for token in &tokens {
         formatted.extend(std::iter::repeat_n(' ', token.spaces_before));
         formatted.push_str(&token.text);
     }
-    // `terraform fmt -` prints its result as one line of output, which
-    // supplies the final newline when the formatted file lacks one. It also
-    // writes blanks that follow the last token back as spaces before that
-    // newline, and removes them only when run again; we write what the
-    // second run gives, since formatting must be idempotent.
-    if lexed.ends_with_blanks || !formatted.ends_with('\n') {
+    if !formatted.ends_with('\n') {
+        // Only an unterminated template or comment can swallow the newline.
         formatted.push('\n');
     }
     Ok(formatted)

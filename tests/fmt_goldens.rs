@@ -13,8 +13,16 @@ use similar::TextDiff;
 
 /// Inputs where yagura knowingly writes something other than Terraform, each
 /// with the reason. Their output must equal `NAME.hcl.yagura`, so a change in
-/// behaviour is still noticed.
-const KNOWN_DIVERGENCES: &[(&str, &str)] = &[];
+/// behaviour is still noticed, and their golden is not checked for
+/// idempotence since Terraform's own output is not.
+const KNOWN_DIVERGENCES: &[(&str, &str)] = &[(
+    "trailing_blanks_at_eof.hcl",
+    // FIXME: when the input lacks a final newline, `terraform fmt -` keeps
+    // blanks before the end of input and aligns a last block comment like a
+    // line comment, then undoes both when run again. We write the second
+    // run's output, to stay idempotent.
+    "no final newline: yagura writes what a second `terraform fmt` writes",
+)];
 
 fn goldens_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/goldens/fmt")

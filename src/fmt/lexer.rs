@@ -117,16 +117,9 @@ enum Mode {
     Main,
 }
 
-/// The tokens of a source text.
-pub(super) struct Lexed {
-    pub(super) tokens: Vec<Token>,
-    /// Whether spaces or tabs follow the last token.
-    pub(super) ends_with_blanks: bool,
-}
-
 /// Splits `source` into tokens; concatenating their texts gives back `source`
 /// without its spaces and tabs between tokens.
-pub(super) fn lex(source: &str) -> Lexed {
+pub(super) fn lex(source: &str) -> Vec<Token> {
     let mut lexer = Lexer {
         source,
         pos: 0,
@@ -134,13 +127,9 @@ pub(super) fn lex(source: &str) -> Lexed {
         modes: Vec::new(),
         braces: 0,
         return_braces: Vec::new(),
-        last_token_end: 0,
     };
     lexer.run();
-    Lexed {
-        tokens: lexer.tokens,
-        ends_with_blanks: lexer.last_token_end < source.len(),
-    }
+    lexer.tokens
 }
 
 struct Lexer<'a> {
@@ -153,8 +142,6 @@ struct Lexer<'a> {
     braces: i64,
     /// Brace counts at which a `}` closes a template sequence, not an object.
     return_braces: Vec<i64>,
-    /// Byte offset just after the last token emitted.
-    last_token_end: usize,
 }
 
 impl<'a> Lexer<'a> {
@@ -177,7 +164,6 @@ impl<'a> Lexer<'a> {
         let text = self.source.get(self.pos..end).unwrap_or("");
         self.tokens.push(Token::new(kind, text));
         self.pos = end;
-        self.last_token_end = end;
     }
 
     /// Emits the next character as an `Invalid` token.
