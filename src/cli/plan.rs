@@ -179,14 +179,13 @@ pub fn run(root: &Path, args: PlanArgs) -> i32 {
     if diags.has_errors() {
         return EXIT_ERROR;
     }
-    let json = render::json::plan(&plan);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {
         Format::Human => render::human::plan(&plan, &mut stdout, stdout_style()),
         Format::Markdown => stdout.write_all(render::markdown::plan(&plan).as_bytes()),
-        Format::Json => serde_json::to_writer_pretty(&mut stdout, &json)
-            .map_err(std::io::Error::other)
-            .and_then(|()| writeln!(stdout)),
+        Format::Json => {
+            render::json::write_plan(&plan, &mut stdout).and_then(|()| writeln!(stdout))
+        }
     };
     if let Err(e) = written.and_then(|()| stdout.flush()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -208,7 +207,7 @@ pub fn run(root: &Path, args: PlanArgs) -> i32 {
                     prior_serial: i.prior_serial,
                 })
                 .collect(),
-            plan: json,
+            plan: render::json::plan(&plan),
         };
         let text = serde_json::to_string_pretty(&saved).expect("saved plans serialise");
         if let Err(e) = write_atomically(out, text.as_bytes()) {

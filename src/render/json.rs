@@ -60,6 +60,58 @@ pub fn plan(plan: &Plan) -> Json {
     })
 }
 
+/// Writes the same document as `plan`, one resource at a time, so that a plan of
+/// tens of thousands of resources never exists as one JSON tree in memory.
+pub fn write_plan(plan: &Plan, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    // Keys in the order serde_json's sorted maps print them, so both outputs are identical.
+    write!(
+        out,
+        "{{\"applyable\":{},\"complete\":true,\"errored\":false",
+        !plan.counts().is_empty()
+    )?;
+    write!(
+        out,
+        ",\"format_version\":{}",
+        Json::String(FORMAT_VERSION.to_string())
+    )?;
+    out.write_all(b",\"planned_values\":{\"root_module\":{")?;
+    if !plan.instances.is_empty() {
+        out.write_all(b"\"child_modules\":[")?;
+        for (i, instance) in plan.instances.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            let mut module = ModuleTree::default();
+            for change in &instance.changes {
+                if let Some(resource) = planned_resource(&instance.instance, change) {
+                    module.insert(&change.addr.module.0, resource);
+                }
+            }
+            serde_json::to_writer(
+                &mut *out,
+                &module.to_json(instance_module_address(&instance.instance)),
+            )?;
+        }
+        out.write_all(b"]")?;
+    }
+    out.write_all(b"}},\"resource_changes\":[")?;
+    let mut first = true;
+    for instance in &plan.instances {
+        for change in &instance.changes {
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            serde_json::to_writer(&mut *out, &resource_change(&instance.instance, change))?;
+        }
+    }
+    write!(
+        out,
+        "],\"terraform_version\":{}}}",
+        Json::String(concat!("yagura ", env!("CARGO_PKG_VERSION")).to_string())
+    )
+}
+
 /// `module.instance["payment/production"]`: the module an instance stands for in `planned_values`.
 fn instance_module_address(instance: &InstanceAddr) -> String {
     format!("module.instance[{}]", Json::String(instance.to_string()))
@@ -413,6 +465,19 @@ mod tests {
         assert_eq!(
             replace_path(&path, Some(&value)),
             json!(["settings", 0, "tier"])
+        );
+    }
+
+    #[test]
+    fn streaming_writes_the_same_document() {
+        let plan = crate::render::tests_support::fleet();
+        let mut out = Vec::new();
+        write_plan(&plan, &mut out).expect("writes to memory");
+        let streamed: Json = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(streamed, super::plan(&plan));
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            super::plan(&plan).to_string()
         );
     }
 }

@@ -155,8 +155,25 @@ pub(super) fn replace(args: Vec<Value>, _: &FuncContext<'_>) -> Result<Value, Fa
     Ok(Value::String(s.replace(&search, &replacement)))
 }
 
+/// Compiles a pattern, reusing earlier compilations: specs call `regex` with the
+/// same few patterns for every instance of a fleet, and compiling dominates.
 fn compile(pattern: &str) -> Result<Regex, String> {
-    Regex::new(pattern).map_err(|e| format!("invalid regular expression pattern: {e}"))
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<String, Regex>> = Default::default();
+    }
+    if let Some(re) = CACHE.with(|c| c.borrow().get(pattern).cloned()) {
+        return Ok(re);
+    }
+    let re = Regex::new(pattern).map_err(|e| format!("invalid regular expression pattern: {e}"))?;
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        // Bounded, so generated patterns cannot grow it without limit.
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(pattern.to_string(), re.clone());
+    });
+    Ok(re)
 }
 
 pub(super) fn regex(args: Vec<Value>, _: &FuncContext<'_>) -> Result<Value, Fail> {
