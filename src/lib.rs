@@ -13,6 +13,8 @@ pub mod fmt;
 pub mod graph;
 pub mod lang;
 pub mod plan;
+pub mod providers;
+pub mod refresh;
 pub mod render;
 pub mod schema;
 pub mod state;

@@ -418,3 +418,56 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn refresh_reads_local_resources_and_names_what_it_cannot_read() {
+    let repo = fixture(
+        r#"
+service "svc" {
+  owner        = "team"
+  environments = ["development"]
+}
+
+resource "random_id" "suffix" {
+  byte_length = 2
+}
+
+resource "google_project_service" "api" {
+  project = "acme-svc-${random_id.suffix.hex}"
+  service = "spanner.googleapis.com"
+}
+"#,
+    );
+    let resources = serde_json::json!([
+        {"address": "random_id.suffix", "type": "random_id", "provider_id": "Af8",
+         "attributes": {"byte_length": 2, "prefix": null, "keepers": null, "id": "Af8", "b64_url": "Af8",
+                        "b64_std": "Af8=", "hex": "01ff", "dec": "511"}},
+        {"address": "google_project_service.api", "type": "google_project_service",
+         "attributes": {"project": "acme-svc-01ff", "service": "spanner.googleapis.com", "disable_on_destroy": true,
+                        "disable_dependent_services": false, "id": "acme-svc-01ff/spanner.googleapis.com"}}
+    ]);
+    write_state(repo.path(), "development", resources);
+    let out = yagura(repo.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("this build cannot read google_project_service yet"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = yagura(
+        repo.path(),
+        &["plan", "--detailed-exitcode", "--no-refresh"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        !text(&out.stderr).contains("cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -10,9 +10,11 @@ use crate::config::Repo;
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::plan::saved::{SAVED_PLAN_VERSION, SavedInstance, SavedPlan, spec_digest};
 use crate::plan::{InstancePlan, Plan, plan_instance};
+use crate::providers::Registry;
+use crate::refresh::Drift;
 use crate::render;
-use crate::state::Backend;
 use crate::state::local::LocalBackend;
+use crate::state::{Backend, StateDocument};
 
 use super::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK, error_line, load, print_diagnostics, stdout_style};
 
@@ -106,13 +108,68 @@ pub(crate) fn backend(repo: &Repo, root: &Path) -> Result<Box<dyn Backend>, Stri
     }
 }
 
+/// Whether `plan` reads the cloud before comparing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refresh {
+    Read,
+    Skip,
+}
+
+/// Reads an instance's prior state and refreshes it through the providers.
+fn prior_state(
+    backend: &dyn Backend,
+    registry: &Registry,
+    instance: &InstanceAddr,
+    refresh: Refresh,
+    notes: &mut Diagnostics,
+) -> Result<Option<StateDocument>, Diagnostic> {
+    let prior = backend
+        .read(instance)
+        .map_err(|e| Diagnostic::error(e.to_string()))?;
+    let Some(prior) = prior else { return Ok(None) };
+    if refresh == Refresh::Skip || prior.resources.is_empty() {
+        return Ok(Some(prior));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| Diagnostic::error(format!("cannot start the refresh runtime: {e}")))?;
+    let refreshed = runtime
+        .block_on(crate::refresh::refresh(registry, &prior))
+        .map_err(|e| Diagnostic::error(format!("{instance}: {e}")))?;
+    for drift in &refreshed.drift {
+        let (address, what) = match drift {
+            Drift::Changed(a) => (a, "changed"),
+            Drift::Deleted(a) => (a, "was deleted"),
+        };
+        notes.push(Diagnostic::warning(format!(
+            "{instance}/{address} {what} outside yagura"
+        )));
+    }
+    if !refreshed.unrefreshed_types.is_empty() {
+        let types: Vec<&str> = refreshed
+            .unrefreshed_types
+            .iter()
+            .map(String::as_str)
+            .collect();
+        notes.push(Diagnostic::warning(format!(
+            "this build cannot read {} yet; they are planned against the stored state",
+            types.join(", ")
+        )));
+    }
+    Ok(Some(refreshed.state))
+}
+
 /// Plans the selected instances in parallel; returns the plan and every diagnostic.
 pub(crate) fn plan_all(
     repo: &Repo,
     backend: &dyn Backend,
     instances: &[InstanceAddr],
     parallelism: usize,
+    refresh: Refresh,
 ) -> (Plan, Diagnostics) {
+    let registry = Registry::local();
+    let registry = &registry;
     let chunk = instances.len().div_ceil(parallelism.max(1)).max(1);
     let results: Vec<(Option<InstancePlan>, Diagnostics)> = std::thread::scope(|scope| {
         let handles: Vec<_> = instances
@@ -120,12 +177,18 @@ pub(crate) fn plan_all(
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|instance| match backend.read(instance) {
-                            Ok(prior) => plan_instance(repo, instance, prior.as_ref()),
-                            Err(e) => {
-                                let mut d = Diagnostics::default();
-                                d.push(Diagnostic::error(e.to_string()));
-                                (None, d)
+                        .map(|instance| {
+                            let mut notes = Diagnostics::default();
+                            match prior_state(backend, registry, instance, refresh, &mut notes) {
+                                Ok(prior) => {
+                                    let (plan, d) = plan_instance(repo, instance, prior.as_ref());
+                                    notes.extend(d);
+                                    (plan, notes)
+                                }
+                                Err(d) => {
+                                    notes.push(d);
+                                    (None, notes)
+                                }
                             }
                         })
                         .collect::<Vec<_>>()
@@ -166,15 +229,15 @@ pub fn run(root: &Path, args: PlanArgs) -> i32 {
             return EXIT_ERROR;
         }
     };
-    if !args.no_refresh {
-        tracing::info!(
-            "refresh reads no cloud API in this build; planning against the stored state"
-        );
-    }
     let parallelism = args
         .parallelism
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let (plan, diags) = plan_all(&repo, backend.as_ref(), &instances, parallelism);
+    let refresh = if args.no_refresh {
+        Refresh::Skip
+    } else {
+        Refresh::Read
+    };
+    let (plan, diags) = plan_all(&repo, backend.as_ref(), &instances, parallelism, refresh);
     print_diagnostics(&diags, &repo.sources);
     if diags.has_errors() {
         return EXIT_ERROR;

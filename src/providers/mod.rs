@@ -1,0 +1,99 @@
+//! The provider interface: how a resource type is read, created, updated,
+//! deleted and imported, and the registry that maps types to providers.
+//!
+//! Invariant: providers know nothing of plans, graphs or state documents. They
+//! take a resource's attributes and return what the API reports.
+
+pub mod random;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::{Map, Value as Json};
+
+use crate::lang::Value;
+
+/// A boxed future, so that providers can be used as trait objects.
+pub type ProviderFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+
+/// A resource as the provider reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteObject {
+    /// The id the API knows the resource by.
+    pub provider_id: Option<String>,
+    /// Attribute values in the shape of the type's schema; nested blocks are lists of objects.
+    pub attributes: Map<String, Json>,
+}
+
+/// Why a provider call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("{type_name} does not support {operation}")]
+    Unsupported {
+        type_name: String,
+        operation: &'static str,
+    },
+    #[error("{type_name}: {message}")]
+    Invalid { type_name: String, message: String },
+    #[error("{method} failed with HTTP {status}: {message}")]
+    Api {
+        method: String,
+        status: u16,
+        message: String,
+    },
+}
+
+/// One family of resource types behind one API (or none, for `random_*`).
+pub trait Provider: Send + Sync {
+    /// Reads a resource's current attributes; `None` when it no longer exists.
+    fn read<'a>(
+        &'a self,
+        type_name: &'a str,
+        stored: &'a RemoteObject,
+    ) -> ProviderFuture<'a, Option<RemoteObject>>;
+
+    /// Creates a resource from its planned value (unknown attributes are the provider's to fill).
+    fn create<'a>(
+        &'a self,
+        type_name: &'a str,
+        planned: &'a Value,
+    ) -> ProviderFuture<'a, RemoteObject>;
+
+    /// Updates a resource in place to its planned value.
+    fn update<'a>(
+        &'a self,
+        type_name: &'a str,
+        stored: &'a RemoteObject,
+        planned: &'a Value,
+    ) -> ProviderFuture<'a, RemoteObject>;
+
+    /// Deletes a resource.
+    fn delete<'a>(&'a self, type_name: &'a str, stored: &'a RemoteObject)
+    -> ProviderFuture<'a, ()>;
+
+    /// Reads an existing resource by the id a user gives to `import`.
+    fn import<'a>(&'a self, type_name: &'a str, id: &'a str) -> ProviderFuture<'a, RemoteObject>;
+}
+
+/// Maps resource types to the providers that manage them.
+#[derive(Default)]
+pub struct Registry {
+    random: random::RandomProvider,
+}
+
+impl Registry {
+    /// The providers available without any credentials or endpoints.
+    pub fn local() -> Registry {
+        Registry::default()
+    }
+
+    /// The provider of a type, or `None` when this build cannot reach its API.
+    pub fn provider(&self, type_name: &str) -> Option<&dyn Provider> {
+        if type_name.starts_with("random_") {
+            Some(&self.random)
+        } else {
+            None
+        }
+    }
+}
