@@ -340,16 +340,9 @@ impl<'a> Evaluator<'a> {
                     "a `for` expression cannot iterate over null",
                 ));
             }
-            Value::Tuple(items) | Value::List(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (Value::int(i as i64), v))
-                .collect(),
-            Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
-            Value::Object(map) | Value::Map(map) => map
-                .into_iter()
-                .map(|(k, v)| (Value::String(k), v))
-                .collect(),
+            other if other.as_sequence().is_some() || other.as_mapping().is_some() => {
+                other.into_pairs().expect("a collection has pairs")
+            }
             other => {
                 return Err(error(
                     f.collection.span,
@@ -548,17 +541,12 @@ impl<'a> Evaluator<'a> {
                             known = false;
                             continue;
                         }
-                        Value::Tuple(items) | Value::List(items) => items
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, v)| (Value::int(i as i64), v))
-                            .collect(),
-                        Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
-                        Value::Object(map) | Value::Map(map) => map
-                            .into_iter()
-                            .map(|(k, v)| (Value::String(k), v))
-                            .collect(),
-                        _ => return Err(error(collection.span, "`%{for}` needs a collection")),
+                        other => match other.into_pairs() {
+                            Some(pairs) => pairs,
+                            None => {
+                                return Err(error(collection.span, "`%{for}` needs a collection"));
+                            }
+                        },
                     };
                     for (k, v) in pairs {
                         let n = self.bound.len();

@@ -302,6 +302,28 @@ impl Value {
         }
     }
 
+    /// The key and value of each element, as `for` iterates them: list indices,
+    /// set elements as their own keys, map keys. `None` for non-collections.
+    pub fn into_pairs(self) -> Option<Vec<(Value, Value)>> {
+        match self {
+            Value::Tuple(items) | Value::List(items) => Some(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (Value::int(i as i64), v))
+                    .collect(),
+            ),
+            Value::Set(items) => Some(items.into_iter().map(|v| (v.clone(), v)).collect()),
+            Value::Object(map) | Value::Map(map) => Some(
+                map.into_iter()
+                    .map(|(k, v)| (Value::String(k), v))
+                    .collect(),
+            ),
+            Value::Sensitive(inner) => inner.into_pairs(),
+            _ => None,
+        }
+    }
+
     /// Builds a set: sorts and removes duplicates, as Terraform orders set elements.
     pub fn new_set(mut items: Vec<Value>) -> Value {
         items.sort_by(compare_for_set);

@@ -201,14 +201,8 @@ fn eval_block(
                     continue;
                 }
                 Value::Null => Vec::new(),
-                Value::Tuple(v) | Value::List(v) => v
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, x)| (Value::int(i as i64), x))
-                    .collect(),
-                Value::Set(v) => v.into_iter().map(|x| (x.clone(), x)).collect(),
-                Value::Object(m) | Value::Map(m) => {
-                    m.into_iter().map(|(k, x)| (Value::String(k), x)).collect()
+                other if other.as_sequence().is_some() || other.as_mapping().is_some() => {
+                    other.into_pairs().expect("a collection has pairs")
                 }
                 other => {
                     diags.push(
