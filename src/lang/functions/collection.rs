@@ -570,59 +570,12 @@ pub(super) fn zipmap(args: Vec<Value>, _: &FuncContext<'_>) -> Result<Value, Fai
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use super::super::test_support::*;
 
-    use super::super::call;
     use super::*;
 
     fn check(name: &str, args: Vec<Value>, expected: Result<Value, &str>) {
-        let render = |_: &str, _: &Path, _: Value| Ok(Value::Null);
-        let ctx = FuncContext {
-            base_dir: Path::new("."),
-            render_template: &render,
-        };
-        assert_eq!(
-            call(name, args, &ctx).map_err(|e| e.to_string()),
-            expected.map_err(str::to_string)
-        );
-    }
-
-    fn s(x: &str) -> Value {
-        Value::string(x)
-    }
-
-    fn i(x: i64) -> Value {
-        Value::int(x)
-    }
-
-    fn t(items: Vec<Value>) -> Value {
-        Value::Tuple(items)
-    }
-
-    fn l(items: Vec<Value>) -> Value {
-        Value::List(items)
-    }
-
-    fn set(items: Vec<Value>) -> Value {
-        Value::Set(items)
-    }
-
-    fn obj(pairs: &[(&str, Value)]) -> Value {
-        Value::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-        )
-    }
-
-    fn map(pairs: &[(&str, Value)]) -> Value {
-        Value::Map(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-        )
+        assert_eq!(call_str(name, args), expected.map_err(str::to_string));
     }
 
     #[test]

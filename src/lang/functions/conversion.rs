@@ -290,34 +290,12 @@ pub(super) fn unify_values(values: Vec<Value>) -> Option<Vec<Value>> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use super::super::test_support::*;
 
-    use super::super::call;
     use super::*;
 
     fn check(name: &str, arg: Value, expected: Result<Value, &str>) {
-        let render = |_: &str, _: &Path, _: Value| Ok(Value::Null);
-        let ctx = FuncContext {
-            base_dir: Path::new("."),
-            render_template: &render,
-        };
-        assert_eq!(
-            call(name, vec![arg], &ctx).map_err(|e| e.to_string()),
-            expected.map_err(str::to_string)
-        );
-    }
-
-    fn s(x: &str) -> Value {
-        Value::string(x)
-    }
-
-    fn obj(pairs: &[(&str, Value)]) -> Value {
-        Value::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-        )
+        assert_eq!(call_str(name, vec![arg]), expected.map_err(str::to_string));
     }
 
     #[test]

@@ -109,25 +109,14 @@ fn write_json_string(s: &str, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::*;
     use std::path::Path;
 
     use super::super::call;
     use super::*;
 
     fn check(name: &str, arg: Value, expected: Result<Value, &str>) {
-        let render = |_: &str, _: &Path, _: Value| Ok(Value::Null);
-        let ctx = FuncContext {
-            base_dir: Path::new("."),
-            render_template: &render,
-        };
-        assert_eq!(
-            call(name, vec![arg], &ctx).map_err(|e| e.to_string()),
-            expected.map_err(str::to_string)
-        );
-    }
-
-    fn s(x: &str) -> Value {
-        Value::string(x)
+        assert_eq!(call_str(name, vec![arg]), expected.map_err(str::to_string));
     }
 
     #[test]

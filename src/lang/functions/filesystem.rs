@@ -69,6 +69,7 @@ pub(super) fn templatefile(args: Vec<Value>, ctx: &FuncContext<'_>) -> Result<Va
 #[cfg(test)]
 mod tests {
     use super::super::call;
+    use super::super::test_support::*;
     use super::*;
 
     fn check(dir: &Path, name: &str, args: Vec<Value>, expected: Result<Value, &str>) {
@@ -88,10 +89,6 @@ mod tests {
             call(name, args, &ctx).map_err(|e| e.to_string()),
             expected.map_err(str::to_string)
         );
-    }
-
-    fn s(x: &str) -> Value {
-        Value::string(x)
     }
 
     fn fixture() -> tempfile::TempDir {

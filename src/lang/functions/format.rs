@@ -422,29 +422,17 @@ fn general_form(x: f64, precision: Option<usize>, upper: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::*;
     use std::path::Path;
 
     use super::super::call;
     use super::*;
 
     fn check(args: Vec<Value>, expected: Result<&str, &str>) {
-        let render = |_: &str, _: &Path, _: Value| Ok(Value::Null);
-        let ctx = FuncContext {
-            base_dir: Path::new("."),
-            render_template: &render,
-        };
         assert_eq!(
-            call("format", args, &ctx).map_err(|e| e.to_string()),
+            call_str("format", args),
             expected.map(Value::string).map_err(str::to_string)
         );
-    }
-
-    fn s(x: &str) -> Value {
-        Value::string(x)
-    }
-
-    fn i(x: i64) -> Value {
-        Value::int(x)
     }
 
     fn fl(x: f64) -> Value {

@@ -21,6 +21,9 @@ mod numeric;
 mod string;
 mod yaml;
 
+#[cfg(test)]
+mod test_support;
+
 use std::path::Path;
 
 use super::types::{self, Type};
@@ -566,18 +569,11 @@ fn kind(value: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::test_support::*;
     use super::*;
 
     fn check(name: &str, args: Vec<Value>, expected: Result<Value, &str>) {
-        let render = |_: &str, _: &Path, _: Value| Ok(Value::Null);
-        let ctx = FuncContext {
-            base_dir: Path::new("."),
-            render_template: &render,
-        };
-        assert_eq!(
-            call(name, args, &ctx).map_err(|e| e.to_string()),
-            expected.map_err(str::to_string)
-        );
+        assert_eq!(call_str(name, args), expected.map_err(str::to_string));
     }
 
     #[test]

@@ -131,29 +131,15 @@ pub(super) fn cidrsubnet(args: Vec<Value>, _: &FuncContext<'_>) -> Result<Value,
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use super::super::test_support::*;
 
-    use super::super::call;
     use super::*;
 
     fn check(name: &str, args: Vec<Value>, expected: Result<&str, &str>) {
-        let render = |_: &str, _: &Path, _: Value| Ok(Value::Null);
-        let ctx = FuncContext {
-            base_dir: Path::new("."),
-            render_template: &render,
-        };
         assert_eq!(
-            call(name, args, &ctx).map_err(|e| e.to_string()),
+            call_str(name, args),
             expected.map(Value::string).map_err(str::to_string)
         );
-    }
-
-    fn s(x: &str) -> Value {
-        Value::string(x)
-    }
-
-    fn i(x: i64) -> Value {
-        Value::int(x)
     }
 
     #[test]

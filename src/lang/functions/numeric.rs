@@ -169,33 +169,16 @@ pub(super) fn add(a: Number, b: Number) -> Number {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use super::super::test_support::*;
 
-    use super::super::call;
     use super::*;
 
     fn check(name: &str, args: Vec<Value>, expected: Result<Value, &str>) {
-        let render = |_: &str, _: &Path, _: Value| Ok(Value::Null);
-        let ctx = FuncContext {
-            base_dir: Path::new("."),
-            render_template: &render,
-        };
-        assert_eq!(
-            call(name, args, &ctx).map_err(|e| e.to_string()),
-            expected.map_err(str::to_string)
-        );
-    }
-
-    fn i(x: i64) -> Value {
-        Value::int(x)
+        assert_eq!(call_str(name, args), expected.map_err(str::to_string));
     }
 
     fn fl(x: f64) -> Value {
         Value::float(x)
-    }
-
-    fn s(x: &str) -> Value {
-        Value::string(x)
     }
 
     #[test]

@@ -322,29 +322,14 @@ fn is_regional_indicator(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::*;
     use std::path::Path;
 
     use super::super::call;
     use super::*;
 
     fn check(name: &str, args: Vec<Value>, expected: Result<Value, &str>) {
-        let render = |_: &str, _: &Path, _: Value| Ok(Value::Null);
-        let ctx = FuncContext {
-            base_dir: Path::new("."),
-            render_template: &render,
-        };
-        assert_eq!(
-            call(name, args, &ctx).map_err(|e| e.to_string()),
-            expected.map_err(str::to_string)
-        );
-    }
-
-    fn s(x: &str) -> Value {
-        Value::string(x)
-    }
-
-    fn i(x: i64) -> Value {
-        Value::int(x)
+        assert_eq!(call_str(name, args), expected.map_err(str::to_string));
     }
 
     fn list(items: &[&str]) -> Value {

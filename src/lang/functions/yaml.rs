@@ -317,31 +317,11 @@ fn escape_letter(c: char) -> Option<char> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::*;
     use super::*;
 
     fn check(value: Value, expected: &str) {
         assert_eq!(encode(&value), expected);
-    }
-
-    fn s(x: &str) -> Value {
-        Value::string(x)
-    }
-
-    fn i(x: i64) -> Value {
-        Value::int(x)
-    }
-
-    fn obj(pairs: &[(&str, Value)]) -> Value {
-        Value::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-        )
-    }
-
-    fn t(items: Vec<Value>) -> Value {
-        Value::Tuple(items)
     }
 
     #[test]
