@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::config::Lifecycle;
 use crate::lang::Value;
 use crate::lang::eval::values_equal;
-use crate::schema::{BlockSchema, Presence, ResourceSchema};
+use crate::schema::{BlockSchema, ChangeVerdict, Presence, ResourceSchema};
 
 use super::ChangeAction;
 
@@ -15,6 +15,8 @@ pub struct Diff {
     pub action: ChangeAction,
     pub after: Value,
     pub replace_paths: Vec<Vec<String>>,
+    /// Why the type refuses this change, when it does.
+    pub refused: Option<String>,
 }
 
 /// Decides what happens to a resource, given its configuration and prior state.
@@ -29,6 +31,7 @@ pub fn diff(
             action: ChangeAction::Create,
             after: planned_new(schema, config),
             replace_paths: Vec::new(),
+            refused: None,
         };
     };
     // Ignored attributes keep their stored values.
@@ -57,13 +60,30 @@ pub fn diff(
             action: ChangeAction::NoOp,
             after: mark_sensitive(&schema.block, prior.clone()),
             replace_paths,
+            refused: None,
         };
+    }
+    let mut refused = None;
+    if replace_paths.is_empty()
+        && let Some(rule) = schema.change_rule
+    {
+        let unmarked = |m: &BTreeMap<String, Value>| -> BTreeMap<String, Value> {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.clone().unmark_deep().0))
+                .collect()
+        };
+        match rule(&unmarked(prior), &unmarked(&config)) {
+            ChangeVerdict::InPlace => {}
+            ChangeVerdict::Replace(path) => replace_paths.push(vec![path.to_string()]),
+            ChangeVerdict::Refuse(reason) => refused = Some(reason),
+        }
     }
     if !replace_paths.is_empty() {
         return Diff {
             action: ChangeAction::Replace,
             after: planned_new(schema, config),
             replace_paths,
+            refused,
         };
     }
     // An in-place update keeps the computed values the provider reported.
@@ -74,6 +94,7 @@ pub fn diff(
         action: ChangeAction::Update,
         after: mark_sensitive(&schema.block, after),
         replace_paths,
+        refused,
     }
 }
 
@@ -356,5 +377,44 @@ mod tests {
             &lifecycle,
         );
         assert_eq!(d.action, ChangeAction::NoOp);
+    }
+
+    fn spanner_db(ddl: &[&str], deletion_protection: bool) -> BTreeMap<String, Value> {
+        obj(&[
+            ("project", Value::string("p")),
+            ("instance", Value::string("i")),
+            ("name", Value::string("db")),
+            (
+                "ddl",
+                Value::List(ddl.iter().map(|s| Value::string(*s)).collect()),
+            ),
+            ("database_dialect", Value::Null),
+            ("version_retention_period", Value::Null),
+            ("deletion_protection", Value::Bool(deletion_protection)),
+        ])
+    }
+
+    #[test]
+    fn spanner_ddl_is_append_only() {
+        let schema = schema::resource("google_spanner_database").expect("known type");
+        let prior = spanner_db(&["CREATE TABLE A (x INT64) PRIMARY KEY (x)"], true);
+        let appended = spanner_db(
+            &[
+                "CREATE TABLE A (x INT64) PRIMARY KEY (x)",
+                "CREATE INDEX AX ON A (x)",
+            ],
+            true,
+        );
+        let d = diff(schema, appended, Some(&prior), &Lifecycle::default());
+        assert_eq!((d.action, d.refused), (ChangeAction::Update, None));
+        let edited = spanner_db(&["CREATE TABLE A (y INT64) PRIMARY KEY (y)"], true);
+        let d = diff(schema, edited, Some(&prior), &Lifecycle::default());
+        assert!(d.refused.is_some_and(|r| r.contains("can only append")));
+        let unprotected = spanner_db(&["CREATE TABLE A (y INT64) PRIMARY KEY (y)"], false);
+        let d = diff(schema, unprotected, Some(&prior), &Lifecycle::default());
+        assert_eq!(
+            (d.action, d.replace_paths),
+            (ChangeAction::Replace, vec![vec!["ddl".to_string()]])
+        );
     }
 }

@@ -1386,6 +1386,15 @@ impl<'r> Walk<'r> {
                 let prior = self.prior.remove(address.as_str());
                 let prior_values = prior.map(|p| conform_state(&p.attributes, &schema.block));
                 let result = diff(schema, config, prior_values.as_ref(), &resource.lifecycle);
+                if let Some(reason) = &result.refused {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "{}/{address} cannot be changed: {reason}",
+                            self.instance
+                        ))
+                        .at(Some(resource.span), ""),
+                    );
+                }
                 if result.action == ChangeAction::Replace {
                     self.check_prevent_destroy(
                         &address,

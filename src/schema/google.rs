@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use super::{
     Api,
     AttrType::{Bool, Number, String as Str, StringList, StringMap},
-    BlockSchema, Default, NestedBlock, OneOf, ResourceSchema, check_account_id, check_project_id,
-    computed, opt, req,
+    BlockSchema, ChangeVerdict, Default, NestedBlock, OneOf, ResourceSchema, check_account_id,
+    check_project_id, computed, opt, req,
 };
 use crate::lang::Value;
 
@@ -54,6 +54,7 @@ pub static PROJECT: ResourceSchema = ResourceSchema {
         ],
         blocks: &[],
     },
+    change_rule: None,
     one_of: &[(&["org_id", "folder_id"], OneOf::ExactlyOne)],
     protected_in_protected_envs: true,
     plan_time: Some(|c| {
@@ -76,6 +77,7 @@ pub static PROJECT_SERVICE: ResourceSchema = ResourceSchema {
         ],
         blocks: &[],
     },
+    change_rule: None,
     one_of: &[],
     protected_in_protected_envs: false,
     plan_time: Some(|c| match (s(c, "project"), s(c, "service")) {
@@ -102,6 +104,7 @@ pub static SERVICE_ACCOUNT: ResourceSchema = ResourceSchema {
         ],
         blocks: &[],
     },
+    change_rule: None,
     one_of: &[],
     protected_in_protected_envs: false,
     // The email is derived from the id and project, so dependents see it in the plan.
@@ -148,6 +151,7 @@ pub static PROJECT_IAM_MEMBER: ResourceSchema = ResourceSchema {
             block: &CONDITION,
         }],
     },
+    change_rule: None,
     one_of: &[],
     protected_in_protected_envs: false,
     plan_time: Some(|c| match (s(c, "project"), s(c, "role"), s(c, "member")) {
@@ -175,6 +179,7 @@ pub static SERVICE_ACCOUNT_IAM_MEMBER: ResourceSchema = ResourceSchema {
         ],
         blocks: &[NestedBlock { name: "condition", min: 0, max: Some(1), force_new: true, block: &CONDITION }],
     },
+    change_rule: None,
     one_of: &[],
     protected_in_protected_envs: false,
     plan_time: Some(|c| match (s(c, "service_account_id"), s(c, "role"), s(c, "member")) {
@@ -201,6 +206,7 @@ pub static SPANNER_INSTANCE: ResourceSchema = ResourceSchema {
         ],
         blocks: &[],
     },
+    change_rule: None,
     one_of: &[(&["num_nodes", "processing_units"], OneOf::AtMostOne)],
     protected_in_protected_envs: true,
     plan_time: Some(|c| match (s(c, "project"), s(c, "name")) {
@@ -208,6 +214,58 @@ pub static SPANNER_INSTANCE: ResourceSchema = ResourceSchema {
         _ => Vec::new(),
     }),
 };
+
+/// Spanner applies DDL by appending statements (`updateDdl`); anything else
+/// rewrites history, which only a new database can do.
+fn spanner_ddl_rule(
+    prior: &BTreeMap<String, Value>,
+    config: &BTreeMap<String, Value>,
+) -> ChangeVerdict {
+    let statements = |m: &BTreeMap<String, Value>| -> Vec<String> {
+        m.get("ddl")
+            .and_then(Value::as_sequence)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (old, new) = (statements(prior), statements(config));
+    if new.len() >= old.len() && new[..old.len()] == old[..] {
+        return ChangeVerdict::InPlace;
+    }
+    if config.get("deletion_protection").and_then(Value::as_bool) == Some(false) {
+        return ChangeVerdict::Replace("ddl");
+    }
+    ChangeVerdict::Refuse(
+        "its `ddl` changes statements that were already applied; Spanner can only append statements. \
+         Append new statements instead, or set `deletion_protection = false` to replace the database and lose its data"
+            .to_string(),
+    )
+}
+
+/// A Cloud SQL disk grows but never shrinks.
+fn sql_disk_rule(
+    prior: &BTreeMap<String, Value>,
+    config: &BTreeMap<String, Value>,
+) -> ChangeVerdict {
+    let disk = |m: &BTreeMap<String, Value>| {
+        m.get("settings")
+            .and_then(Value::as_sequence)
+            .and_then(|s| s.first())
+            .and_then(|s| s.get_attr("disk_size"))
+            .and_then(Value::as_number)
+            .map(|n| n.as_f64())
+    };
+    match (disk(prior), disk(config)) {
+        (Some(old), Some(new)) if new < old => ChangeVerdict::Refuse(format!(
+            "its `settings.disk_size` would shrink from {old} to {new} GB; Cloud SQL disks only grow"
+        )),
+        _ => ChangeVerdict::InPlace,
+    }
+}
 
 pub static SPANNER_DATABASE: ResourceSchema = ResourceSchema {
     type_name: "google_spanner_database",
@@ -228,6 +286,7 @@ pub static SPANNER_DATABASE: ResourceSchema = ResourceSchema {
         ],
         blocks: &[],
     },
+    change_rule: Some(spanner_ddl_rule),
     one_of: &[],
     protected_in_protected_envs: true,
     plan_time: Some(
@@ -320,6 +379,7 @@ pub static SQL_DATABASE_INSTANCE: ResourceSchema = ResourceSchema {
             block: &SQL_SETTINGS,
         }],
     },
+    change_rule: Some(sql_disk_rule),
     one_of: &[],
     protected_in_protected_envs: true,
     plan_time: Some(|c| match (s(c, "project"), s(c, "region"), s(c, "name")) {
@@ -348,6 +408,7 @@ pub static SQL_DATABASE: ResourceSchema = ResourceSchema {
         ],
         blocks: &[],
     },
+    change_rule: None,
     one_of: &[],
     protected_in_protected_envs: false,
     plan_time: Some(
@@ -384,6 +445,7 @@ pub static SQL_USER: ResourceSchema = ResourceSchema {
         ],
         blocks: &[],
     },
+    change_rule: None,
     one_of: &[],
     protected_in_protected_envs: false,
     plan_time: None,
@@ -446,6 +508,7 @@ pub static SECRET: ResourceSchema = ResourceSchema {
             block: &REPLICATION,
         }],
     },
+    change_rule: None,
     one_of: &[],
     protected_in_protected_envs: false,
     plan_time: Some(|c| match (s(c, "project"), s(c, "secret_id")) {
@@ -468,6 +531,7 @@ pub static SECRET_VERSION: ResourceSchema = ResourceSchema {
         ],
         blocks: &[],
     },
+    change_rule: None,
     one_of: &[],
     protected_in_protected_envs: false,
     plan_time: None,
@@ -503,6 +567,7 @@ pub static DNS_RECORD_SET: ResourceSchema = ResourceSchema {
         ],
         blocks: &[],
     },
+    change_rule: None,
     one_of: &[],
     protected_in_protected_envs: false,
     plan_time: Some(|c| {

@@ -164,6 +164,24 @@ pub struct ResourceSchema {
     /// `prevent_destroy` is implied in protected environments.
     pub protected_in_protected_envs: bool,
     pub plan_time: Option<PlanTimeValues>,
+    /// A rule about in-place changes the attribute flags cannot say (DDL is append-only,
+    /// a disk only grows), checked when a stored resource would be updated.
+    pub change_rule: Option<ChangeRule>,
+}
+
+/// Judges an update from the stored values to the configured ones.
+pub type ChangeRule =
+    fn(prior: &BTreeMap<String, Value>, config: &BTreeMap<String, Value>) -> ChangeVerdict;
+
+/// What a `ChangeRule` decides.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChangeVerdict {
+    /// The update may proceed in place.
+    InPlace,
+    /// The change can only be made by replacing the resource; the path names the attribute.
+    Replace(&'static str),
+    /// The change is refused, with the reason.
+    Refuse(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
