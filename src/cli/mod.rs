@@ -134,8 +134,11 @@ pub(crate) fn print_diagnostics(diags: &Diagnostics, sources: &SourceMap) {
     let mut text = render::diagnostics::render(&unique, sources, style);
     let n_errors = unique.iter().filter(|d| d.is_error()).count();
     let n_warnings = unique.len() - n_errors;
-    text.push_str(&render::diagnostics::summary(n_errors, n_warnings));
-    text.push('\n');
+    // The count helps when errors scroll by; lone warnings speak for themselves.
+    if n_errors > 0 {
+        text.push_str(&render::diagnostics::summary(n_errors, n_warnings));
+        text.push('\n');
+    }
     eprint!("{text}");
 }
 
