@@ -471,3 +471,93 @@ resource "google_project_service" "api" {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn saved_plans_record_what_apply_checks_and_no_secret() {
+    let repo = fixture(
+        r#"
+service "svc" {
+  owner        = "team"
+  environments = ["development"]
+}
+
+resource "google_sql_user" "app" {
+  project  = "acme-svc-dev"
+  instance = "main"
+  name     = "app"
+  password = "hunter2-literal-secret"
+}
+"#,
+    );
+    write_state(repo.path(), "development", serde_json::json!([]));
+    let out = yagura(repo.path(), &["plan", "--out", "plan.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stdout).contains("hunter2"),
+        "the password was printed"
+    );
+    let saved = std::fs::read_to_string(repo.path().join("plan.json")).expect("the plan was saved");
+    assert!(
+        !saved.contains("hunter2"),
+        "the password reached the saved plan"
+    );
+    let saved: serde_json::Value = serde_json::from_str(&saved).expect("JSON");
+    assert_eq!(saved["spec_digest"].as_str().map(str::len), Some(64));
+    assert_eq!(saved["instances"][0]["prior_lineage"], "4a2f");
+    assert_eq!(saved["instances"][0]["prior_serial"], 3);
+
+    // Any edit of a spec changes the digest.
+    let spec = repo.path().join("services/svc/main.hcl");
+    let edited = std::fs::read_to_string(&spec)
+        .expect("spec")
+        .replace("\"app\"\n", "\"app2\"\n");
+    std::fs::write(&spec, edited).expect("edit spec");
+    yagura(repo.path(), &["plan", "--out", "plan2.json"]);
+    let second: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.path().join("plan2.json")).expect("saved"),
+    )
+    .expect("JSON");
+    assert_ne!(second["spec_digest"], saved["spec_digest"]);
+}
+
+#[test]
+fn markdown_plans_are_well_formed() {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let out = yagura(&example_fleet(), &["plan", "--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let markdown = text(&out.stdout);
+    assert!(
+        markdown.len() <= 65_536,
+        "a PR comment is at most 65,536 characters: {}",
+        markdown.len()
+    );
+    let mut tables = 0;
+    let mut rows = 0;
+    let mut html = String::new();
+    for event in Parser::new_ext(&markdown, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::Table(_)) => tables += 1,
+            Event::Start(Tag::TableRow) => rows += 1,
+            Event::Html(h) | Event::InlineHtml(h) => html.push_str(&h),
+            _ => {}
+        }
+    }
+    assert_eq!(tables, 1, "one summary table");
+    assert_eq!(rows, 11, "a row per changed instance");
+    assert_eq!(
+        html.matches("<details>").count(),
+        html.matches("</details>").count()
+    );
+    assert!(html.matches("<details>").count() >= 1);
+}
+
+#[test]
+fn help_and_graph_output() {
+    let out = yagura(Path::new("."), &["--help"]);
+    insta::assert_snapshot!("help", text(&out.stdout));
+    let out = yagura(Path::new("."), &["plan", "--help"]);
+    insta::assert_snapshot!("plan_help", text(&out.stdout));
+    let out = yagura(&example_fleet(), &["graph", "--service", "notifications"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    insta::assert_snapshot!("notifications_graph", text(&out.stdout));
+}

@@ -257,6 +257,8 @@ pub fn run(root: &Path, args: PlanArgs) -> i32 {
         return EXIT_ERROR;
     }
     if let Some(out) = &args.out {
+        // Like `git -C`, a relative path is relative to the directory yagura runs in.
+        let out = &root.join(out);
         let saved = SavedPlan {
             format_version: SAVED_PLAN_VERSION,
             yagura_version: env!("CARGO_PKG_VERSION").to_string(),
