@@ -125,8 +125,8 @@ impl<'a> Evaluator<'a> {
                     Value::Unknown => Ok(Value::Unknown),
                     Value::Null => Err(error(cond.span, "the condition value is null")),
                     other => match types::convert(other, &Type::Bool) {
-                        Ok(Value::Bool(true)) => self.eval(then),
-                        Ok(Value::Bool(false)) => self.eval(otherwise),
+                        Ok(Value::Bool(true)) => self.eval_branch(then, otherwise),
+                        Ok(Value::Bool(false)) => self.eval_branch(otherwise, then),
                         _ => Err(error(cond.span, "the condition must be a bool")),
                     },
                 }?;
@@ -164,6 +164,35 @@ impl<'a> Evaluator<'a> {
             }
             ExprKind::Binary(op, lhs, rhs) => self.eval_binary(*op, lhs, rhs, expr.span),
             ExprKind::For(f) => self.eval_for(f, expr.span),
+        }
+    }
+
+    /// Evaluates the chosen branch of a conditional and gives it the type both
+    /// branches share, as Terraform does (`c ? [1] : [2, 3]` is a list). Errors in
+    /// the other branch do not matter, as in Terraform.
+    fn eval_branch(&mut self, chosen: &Expr, other: &Expr) -> EvalResult {
+        let value = self.eval(chosen)?;
+        let Ok(other_value) = self.eval(other) else {
+            return Ok(value);
+        };
+        if value.contains_unknown() || other_value.contains_unknown() {
+            return Ok(value);
+        }
+        let (value, marked) = value.unmark();
+        let (other_value, _) = other_value.unmark();
+        match types::unify(&[types::type_of(&value), types::type_of(&other_value)]) {
+            Some(ty) => Ok(mark_if(
+                types::convert(value.clone(), &ty).unwrap_or(value),
+                marked,
+            )),
+            None => Err(error(
+                chosen.span.to(other.span),
+                format!(
+                    "inconsistent conditional result types: the true and false results are {} and {}, which have no common type",
+                    value.type_name(),
+                    other_value.type_name()
+                ),
+            )),
         }
     }
 
@@ -742,8 +771,12 @@ fn arithmetic(op: BinaryOp, a: Number, b: Number) -> Result<Value, String> {
             _ => Value::float(a.as_f64() * b.as_f64()),
         },
         BinaryOp::Div => {
+            // Terraform divides big floats: x/0 is an infinity, 0/0 an error.
             if b.as_f64() == 0.0 {
-                return Err("division by zero".to_string());
+                if a.as_f64() == 0.0 {
+                    return Err("cannot divide zero by zero".to_string());
+                }
+                return Ok(Value::Number(Number::Float(a.as_f64() / b.as_f64())));
             }
             match (a, b) {
                 (Int(x), Int(y)) if x % y == 0 => Value::int(x / y),
@@ -751,8 +784,9 @@ fn arithmetic(op: BinaryOp, a: Number, b: Number) -> Result<Value, String> {
             }
         }
         BinaryOp::Mod => {
+            // As in Terraform, x % 0 is x.
             if b.as_f64() == 0.0 {
-                return Err("modulo by zero".to_string());
+                return Ok(Value::Number(a));
             }
             match (a, b) {
                 (Int(x), Int(y)) => Value::int(x % y),

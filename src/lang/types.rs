@@ -153,7 +153,11 @@ fn convert_unmarked(value: Value, ty: &Type, path: &mut Vec<String>) -> Result<V
                 out.push(convert_at(item, elem, path)?);
                 path.pop();
             }
-            let out = if **elem == Type::Any { unify(out) } else { out };
+            let out = if **elem == Type::Any {
+                unify_elements(out, path)?
+            } else {
+                out
+            };
             Ok(if matches!(ty, Type::List(_)) {
                 Value::List(out)
             } else {
@@ -180,7 +184,7 @@ fn convert_unmarked(value: Value, ty: &Type, path: &mut Vec<String>) -> Result<V
             }
             if **elem == Type::Any {
                 let keys: Vec<String> = out.keys().cloned().collect();
-                let values = unify(out.into_values().collect());
+                let values = unify_elements(out.into_values().collect(), path)?;
                 out = keys.into_iter().zip(values).collect();
             }
             Ok(Value::Map(out))
@@ -245,23 +249,171 @@ fn convert_unmarked(value: Value, ty: &Type, path: &mut Vec<String>) -> Result<V
     }
 }
 
-/// Gives mixed primitive elements one type, as Terraform does for `list(any)`:
-/// numbers and bools become strings when any element is a string.
-fn unify(items: Vec<Value>) -> Vec<Value> {
-    let has_string = items
-        .iter()
-        .any(|v| matches!(v.unmarked(), Value::String(_)));
-    let has_other_primitive = items
-        .iter()
-        .any(|v| matches!(v.unmarked(), Value::Number(_) | Value::Bool(_)));
-    if has_string && has_other_primitive {
-        items
-            .into_iter()
-            .map(|v| convert(v.clone(), &Type::String).unwrap_or(v))
-            .collect()
-    } else {
-        items
+/// Unifies the elements of a `list(any)`, `set(any)` or `map(any)`; an error
+/// when they have no common type, as Terraform reports it.
+fn unify_elements(items: Vec<Value>, path: &[String]) -> Result<Vec<Value>, String> {
+    let empty = items.is_empty();
+    match unify_values(items) {
+        Some(items) => Ok(items),
+        None if empty => Ok(Vec::new()),
+        None => Err(format!("all elements must have the same type{}", at(path))),
     }
+}
+
+// Unification follows cty's `convert.Unify`: strings absorb numbers and bools,
+// objects with different attributes become maps, tuples of different lengths
+// become lists. `convert` then converts each value to the unified type.
+
+/// The type of a value, with `Any` for null and unknown values.
+pub fn type_of(value: &Value) -> Type {
+    match value.unmarked() {
+        Value::Null | Value::Unknown => Type::Any,
+        Value::Bool(_) => Type::Bool,
+        Value::Number(_) => Type::Number,
+        Value::String(_) => Type::String,
+        Value::Tuple(items) => Type::Tuple(items.iter().map(type_of).collect()),
+        Value::List(items) => Type::List(Box::new(collection_element_type(items.iter()))),
+        Value::Set(items) => Type::Set(Box::new(collection_element_type(items.iter()))),
+        Value::Map(map) => Type::Map(Box::new(collection_element_type(map.values()))),
+        Value::Object(map) => Type::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        ObjectAttr {
+                            ty: type_of(v),
+                            optional: false,
+                            default: None,
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        Value::Sensitive(_) => unreachable!("unmarked() removed the mark"),
+    }
+}
+
+fn collection_element_type<'a>(items: impl Iterator<Item = &'a Value>) -> Type {
+    let types: Vec<Type> = items.map(type_of).collect();
+    unify(&types).unwrap_or(Type::Any)
+}
+
+/// Finds the one type all the given types convert to, as cty's `convert.Unify` does.
+pub fn unify(types: &[Type]) -> Option<Type> {
+    let known: Vec<&Type> = types.iter().filter(|t| **t != Type::Any).collect();
+    let Some(first) = known.first() else {
+        return Some(Type::Any);
+    };
+    if known.iter().all(|t| t == first) {
+        return Some((*first).clone());
+    }
+    let is_primitive = |t: &Type| matches!(t, Type::String | Type::Number | Type::Bool);
+    if known.iter().all(|t| is_primitive(t)) {
+        return known
+            .iter()
+            .any(|t| **t == Type::String)
+            .then_some(Type::String);
+    }
+    if known.iter().all(|t| matches!(t, Type::Object(_))) {
+        let attr_sets: Vec<Vec<&String>> = known
+            .iter()
+            .map(|t| match t {
+                Type::Object(attrs) => attrs.keys().collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        if attr_sets.iter().all(|names| *names == attr_sets[0]) {
+            let mut attrs = BTreeMap::new();
+            for name in &attr_sets[0] {
+                let attr_types: Vec<Type> = known
+                    .iter()
+                    .filter_map(|t| match t {
+                        Type::Object(attrs) => attrs.get(*name).map(|a| a.ty.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let ty = unify(&attr_types)?;
+                attrs.insert(
+                    (*name).clone(),
+                    ObjectAttr {
+                        ty,
+                        optional: false,
+                        default: None,
+                    },
+                );
+            }
+            return Some(Type::Object(attrs));
+        }
+    }
+    if known
+        .iter()
+        .all(|t| matches!(t, Type::Object(_) | Type::Map(_)))
+    {
+        let mut element_types = Vec::new();
+        for t in &known {
+            match t {
+                Type::Object(attrs) => element_types.extend(attrs.values().map(|a| a.ty.clone())),
+                Type::Map(elem) => element_types.push((**elem).clone()),
+                _ => {}
+            }
+        }
+        return Some(Type::Map(Box::new(unify(&element_types)?)));
+    }
+    if known.iter().all(|t| matches!(t, Type::Tuple(_))) {
+        let lengths: Vec<usize> = known
+            .iter()
+            .map(|t| match t {
+                Type::Tuple(elems) => elems.len(),
+                _ => 0,
+            })
+            .collect();
+        if lengths.iter().all(|len| *len == lengths[0]) {
+            let mut elems = Vec::new();
+            for i in 0..lengths[0] {
+                let position: Vec<Type> = known
+                    .iter()
+                    .filter_map(|t| match t {
+                        Type::Tuple(elems) => elems.get(i).cloned(),
+                        _ => None,
+                    })
+                    .collect();
+                elems.push(unify(&position)?);
+            }
+            return Some(Type::Tuple(elems));
+        }
+    }
+    if known
+        .iter()
+        .all(|t| matches!(t, Type::Tuple(_) | Type::List(_)))
+    {
+        let mut element_types = Vec::new();
+        for t in &known {
+            match t {
+                Type::Tuple(elems) => element_types.extend(elems.iter().cloned()),
+                Type::List(elem) => element_types.push((**elem).clone()),
+                _ => {}
+            }
+        }
+        return Some(Type::List(Box::new(unify(&element_types)?)));
+    }
+    if known.iter().all(|t| matches!(t, Type::Set(_))) {
+        let element_types: Vec<Type> = known
+            .iter()
+            .filter_map(|t| match t {
+                Type::Set(elem) => Some((**elem).clone()),
+                _ => None,
+            })
+            .collect();
+        return Some(Type::Set(Box::new(unify(&element_types)?)));
+    }
+    None
+}
+
+/// Converts values to their unified type, or returns `None` when they have none.
+pub fn unify_values(values: Vec<Value>) -> Option<Vec<Value>> {
+    let types: Vec<Type> = values.iter().map(type_of).collect();
+    let ty = unify(&types)?;
+    values.into_iter().map(|v| convert(v, &ty).ok()).collect()
 }
 
 /// Parses a number the way Terraform converts a string to a number.
