@@ -119,8 +119,8 @@ fn convert_unmarked(value: Value, ty: &Type, path: &mut Vec<String>) -> Result<V
         },
         Type::Bool => match value {
             Value::Bool(_) => Ok(value),
-            Value::String(s) if s == "true" => Ok(Value::Bool(true)),
-            Value::String(s) if s == "false" => Ok(Value::Bool(false)),
+            Value::String(s) if s == "true" || s == "1" => Ok(Value::Bool(true)),
+            Value::String(s) if s == "false" || s == "0" => Ok(Value::Bool(false)),
             Value::String(s) => Err(format!(
                 "a bool is required, but have string {s:?}{}",
                 at(path)
@@ -418,7 +418,6 @@ pub fn unify_values(values: Vec<Value>) -> Option<Vec<Value>> {
 
 /// Parses a number the way Terraform converts a string to a number.
 pub fn parse_number(s: &str) -> Option<Number> {
-    let s = s.trim();
     if s.is_empty() {
         return None;
     }
