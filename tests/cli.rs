@@ -561,3 +561,30 @@ fn help_and_graph_output() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     insta::assert_snapshot!("notifications_graph", text(&out.stdout));
 }
+
+#[test]
+fn fmt_matches_the_shipped_style_and_rewrites_messy_files() {
+    let out = yagura(&example_fleet(), &["fmt", "--check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "unformatted: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let repo =
+        fixture("service \"svc\" {\nowner = \"team\"\n    environments = [\"development\"]\n}\n");
+    let out = yagura(repo.path(), &["fmt", "--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout).trim(), "services/svc/main.hcl");
+    let out = yagura(repo.path(), &["fmt"]);
+    assert_eq!(out.status.code(), Some(0));
+    let formatted =
+        std::fs::read_to_string(repo.path().join("services/svc/main.hcl")).expect("spec");
+    assert_eq!(
+        formatted,
+        "service \"svc\" {\n  owner        = \"team\"\n  environments = [\"development\"]\n}\n"
+    );
+    let out = yagura(repo.path(), &["fmt", "--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}

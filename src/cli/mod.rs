@@ -98,8 +98,9 @@ fn init_logging(verbose: u8) {
 }
 
 /// Colour on a terminal, never with `NO_COLOR`.
-pub(crate) fn style_for(is_terminal: bool) -> Style {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+fn style_for(is_terminal: bool, no_color: Option<std::ffi::OsString>) -> Style {
+    // NO_COLOR counts when it is set to anything but the empty string (no-color.org).
+    let no_color = no_color.is_some_and(|v| !v.is_empty());
     if is_terminal && !no_color {
         Style::Styled
     } else {
@@ -108,11 +109,17 @@ pub(crate) fn style_for(is_terminal: bool) -> Style {
 }
 
 pub(crate) fn stdout_style() -> Style {
-    style_for(std::io::stdout().is_terminal())
+    style_for(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR"),
+    )
 }
 
 pub(crate) fn stderr_style() -> Style {
-    style_for(std::io::stderr().is_terminal())
+    style_for(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR"),
+    )
 }
 
 /// Prints diagnostics to stderr once, without duplicates (a module's error
@@ -184,4 +191,17 @@ fn validate(root: &Path) -> i32 {
         n_instances
     );
     EXIT_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert_eq!(style_for(true, None), Style::Styled);
+        assert_eq!(style_for(false, None), Style::Plain);
+        assert_eq!(style_for(true, Some("1".into())), Style::Plain);
+        assert_eq!(style_for(true, Some("".into())), Style::Styled);
+    }
 }
