@@ -588,3 +588,61 @@ fn fmt_matches_the_shipped_style_and_rewrites_messy_files() {
     let out = yagura(repo.path(), &["fmt", "--check"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 }
+
+#[test]
+fn moved_blocks_carry_state_to_the_new_address() {
+    let repo = fixture(
+        r#"
+service "svc" {
+  owner        = "team"
+  environments = ["development"]
+}
+
+module "apis" {
+  source = "../../modules/apis"
+}
+
+moved {
+  from = google_project_service.api
+  to   = module.apis.google_project_service.spanner
+}
+"#,
+    );
+    let module = repo.path().join("modules/apis");
+    std::fs::create_dir_all(&module).expect("create the module");
+    std::fs::write(
+        module.join("main.hcl"),
+        "resource \"google_project_service\" \"spanner\" {\n  project = \"acme-svc-dev\"\n  service = \"spanner.googleapis.com\"\n}\n",
+    )
+    .expect("write the module");
+    write_state(
+        repo.path(),
+        "development",
+        api_state("spanner.googleapis.com", true),
+    );
+    let out = yagura(
+        repo.path(),
+        &["plan", "--no-refresh", "--detailed-exitcode"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "# google_project_service.api has moved to module.apis.google_project_service.spanner"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Plan: 0 to add, 0 to change, 0 to destroy, 1 to move."),
+        "{stdout}"
+    );
+    let out = yagura(repo.path(), &["plan", "--no-refresh", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
+    let change = &json["resource_changes"][0];
+    assert_eq!(
+        change["address"],
+        "module.apis.google_project_service.spanner"
+    );
+    assert_eq!(change["previous_address"], "google_project_service.api");
+    assert_eq!(change["change"]["actions"], serde_json::json!(["no-op"]));
+}

@@ -16,7 +16,9 @@ use crate::lang::Value;
 use crate::lang::expr::ExprKind;
 
 pub use body::{Attribute, Block, Body, DynamicBlock};
-pub use module::{Lifecycle, Local, Module, ModuleCall, Output, Resource, ResourceMode, Variable};
+pub use module::{
+    Lifecycle, Local, Module, ModuleCall, Moved, Output, Resource, ResourceMode, Variable,
+};
 
 /// The name of the platform file at the repo root.
 pub const PLATFORM_FILE: &str = "yagura.hcl";

@@ -97,6 +97,17 @@ pub struct Module {
     pub resources: Vec<Resource>,
     pub calls: Vec<ModuleCall>,
     pub outputs: Vec<Output>,
+    pub moved: Vec<Moved>,
+}
+
+/// A `moved { from = ..., to = ... }` block: a resource or module call renamed
+/// in the specs, whose stored state follows it instead of being replaced.
+#[derive(Clone, Debug)]
+pub struct Moved {
+    /// Addresses relative to the module that declares the block.
+    pub from: String,
+    pub to: String,
+    pub span: Span,
 }
 
 impl Module {
@@ -110,6 +121,7 @@ impl Module {
                 "resource" | "data" => self.add_resource(block, diags),
                 "module" => self.add_call(block, diags),
                 "output" => self.add_output(block, diags),
+                "moved" => self.add_moved(block, diags),
                 _ => others.push(block),
             }
         }
@@ -341,6 +353,52 @@ impl Module {
         });
     }
 
+    fn add_moved(&mut self, block: Block, diags: &mut Diagnostics) {
+        block.expect_labels(&[], diags);
+        block
+            .body
+            .check_allowed("a `moved` block", &["from", "to"], &[], diags);
+        let address = |name: &str, diags: &mut Diagnostics| -> Option<String> {
+            let Some(attr) = block.body.attribute(name) else {
+                diags.push(
+                    Diagnostic::error(format!("a `moved` block needs `{name}`"))
+                        .at(Some(block.kind_span), ""),
+                );
+                return None;
+            };
+            let text = address_text(&attr.expr);
+            let valid = text.as_deref().is_some_and(|t| {
+                crate::addr::ResourceAddr::parse(t).is_ok() || is_module_address(t)
+            });
+            if !valid {
+                diags.push(
+                    Diagnostic::error(format!("`{name}` must be a resource or module address"))
+                        .at(Some(attr.expr.span), "")
+                        .help("for example `google_project.old`, `google_project.p[0]` or `module.app`"),
+                );
+                return None;
+            }
+            text
+        };
+        let (Some(from), Some(to)) = (address("from", diags), address("to", diags)) else {
+            return;
+        };
+        if is_module_address(&from) != is_module_address(&to) {
+            diags.push(
+                Diagnostic::error(
+                    "a `moved` block moves a resource to a resource or a module to a module",
+                )
+                .at(Some(block.span), ""),
+            );
+            return;
+        }
+        self.moved.push(Moved {
+            from,
+            to,
+            span: block.span,
+        });
+    }
+
     fn add_output(&mut self, block: Block, diags: &mut Diagnostics) {
         if !block.expect_labels(&["NAME"], diags) {
             return;
@@ -567,4 +625,26 @@ pub fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// The text of an address written as an expression: `module.a.google_project.p["k"]`.
+fn address_text(expr: &Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Var(name) => Some(name.clone()),
+        ExprKind::GetAttr(inner, attr) => Some(format!("{}.{attr}", address_text(inner)?)),
+        ExprKind::Index(inner, key) => {
+            let key = match &key.kind {
+                ExprKind::Literal(crate::lang::Value::Number(n)) => n.to_string(),
+                _ => serde_json::Value::String(key.as_literal_str()?.to_string()).to_string(),
+            };
+            Some(format!("{}[{key}]", address_text(inner)?))
+        }
+        _ => None,
+    }
+}
+
+/// Returns true for `module.NAME` and `module.NAME[KEY]` (a whole module call).
+pub fn is_module_address(text: &str) -> bool {
+    text.strip_prefix("module.")
+        .is_some_and(|rest| !rest.contains('.') && !rest.is_empty())
 }

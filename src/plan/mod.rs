@@ -72,6 +72,8 @@ pub struct PlannedChange {
     pub create_before_destroy: bool,
     /// Addresses of the resources this one depends on.
     pub dependencies: Vec<String>,
+    /// The address the stored resource had, when a `moved` block renamed it.
+    pub previous_address: Option<String>,
 }
 
 impl PlannedChange {
@@ -100,11 +102,13 @@ pub struct ChangeCounts {
     pub change: usize,
     pub replace: usize,
     pub destroy: usize,
+    /// Resources whose address changes (with or without other changes).
+    pub moved: usize,
 }
 
 impl ChangeCounts {
     pub fn is_empty(&self) -> bool {
-        self.add + self.change + self.replace + self.destroy == 0
+        self.add + self.change + self.replace + self.destroy + self.moved == 0
     }
 
     pub fn add_counts(&mut self, other: ChangeCounts) {
@@ -112,6 +116,7 @@ impl ChangeCounts {
         self.change += other.change;
         self.replace += other.replace;
         self.destroy += other.destroy;
+        self.moved += other.moved;
     }
 }
 
@@ -119,6 +124,9 @@ impl InstancePlan {
     pub fn counts(&self) -> ChangeCounts {
         let mut counts = ChangeCounts::default();
         for change in &self.changes {
+            if change.previous_address.is_some() {
+                counts.moved += 1;
+            }
             match change.action {
                 ChangeAction::NoOp => {}
                 ChangeAction::Create => counts.add += 1,

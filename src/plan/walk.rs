@@ -756,7 +756,9 @@ struct Walk<'r> {
     root: RootValues,
     instances: Vec<ModInst>,
     by_static: Vec<Vec<usize>>,
-    prior: BTreeMap<&'r str, &'r crate::state::StateResource>,
+    prior: BTreeMap<String, &'r crate::state::StateResource>,
+    /// New address to old address, for resources that `moved` blocks renamed.
+    moved_from: HashMap<String, String>,
     changes: Vec<PlannedChange>,
     outputs: BTreeMap<String, Value>,
     diags: Diagnostics,
@@ -818,18 +820,13 @@ fn plan_with_console(
         root,
         instances: Vec::new(),
         by_static: vec![Vec::new(); graph.modules.len()],
-        prior: prior
-            .map(|p| {
-                p.resources
-                    .iter()
-                    .map(|r| (r.address.as_str(), r))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        prior: BTreeMap::new(),
+        moved_from: HashMap::new(),
         changes: Vec::new(),
         outputs: BTreeMap::new(),
         diags,
     };
+    walk.apply_moves(prior);
     walk.add_instance(0, ModulePath::default(), None, InstanceKey::None, None);
     let order = graph
         .graph
@@ -1383,7 +1380,8 @@ impl<'r> Walk<'r> {
                     continue;
                 }
                 let address = addr.to_string();
-                let prior = self.prior.remove(address.as_str());
+                let prior = self.prior.remove(&address);
+                let previous_address = prior.and_then(|_| self.moved_from.get(&address).cloned());
                 let prior_values = prior.map(|p| conform_state(&p.attributes, &schema.block));
                 let result = diff(schema, config, prior_values.as_ref(), &resource.lifecycle);
                 if let Some(reason) = &result.refused {
@@ -1414,6 +1412,7 @@ impl<'r> Walk<'r> {
                     reason: None,
                     create_before_destroy: resource.lifecycle.create_before_destroy,
                     dependencies: dependencies.clone(),
+                    previous_address,
                 });
             }
             let value = match (&expansion, resource.count.is_some()) {
@@ -1432,6 +1431,51 @@ impl<'r> Walk<'r> {
                 .or_insert_with(empty_object);
             object_mut(by_type).insert(resource.name.clone(), value);
         }
+    }
+
+    /// Keys the prior state by address, following the `moved` blocks of every module.
+    fn apply_moves(&mut self, prior: Option<&'r StateDocument>) {
+        let Some(prior) = prior else { return };
+        let mut by_address: BTreeMap<String, &'r crate::state::StateResource> = prior
+            .resources
+            .iter()
+            .map(|r| (r.address.clone(), r))
+            .collect();
+        for module in &self.graph.modules {
+            let prefix = if module.prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{}.", module.prefix)
+            };
+            for moved in &module.module.moved {
+                let from = format!("{prefix}{}", moved.from);
+                let to = format!("{prefix}{}", moved.to);
+                let matching: Vec<String> = by_address
+                    .keys()
+                    .filter(|a| moved_suffix(a, &from).is_some())
+                    .cloned()
+                    .collect();
+                for old in matching {
+                    let suffix = moved_suffix(&old, &from).expect("filtered above");
+                    let new = format!("{to}{suffix}");
+                    if by_address.contains_key(&new) {
+                        self.diags.push(
+                            Diagnostic::error(format!(
+                                "{}: cannot move {old} to {new}, which the state already holds",
+                                self.instance
+                            ))
+                            .at(Some(moved.span), ""),
+                        );
+                        continue;
+                    }
+                    let resource = by_address.remove(&old).expect("listed above");
+                    let original = self.moved_from.remove(&old).unwrap_or(old);
+                    self.moved_from.insert(new.clone(), original);
+                    by_address.insert(new, resource);
+                }
+            }
+        }
+        self.prior = by_address;
     }
 
     fn check_prevent_destroy(
@@ -1461,10 +1505,10 @@ impl<'r> Walk<'r> {
 
     /// Resources in the prior state that the specs no longer declare are deleted.
     fn plan_orphans(&mut self) {
-        let orphans: Vec<&crate::state::StateResource> =
-            std::mem::take(&mut self.prior).into_values().collect();
-        for stored in orphans {
-            let addr = match ResourceAddr::parse(&stored.address) {
+        let orphans: Vec<(String, &crate::state::StateResource)> =
+            std::mem::take(&mut self.prior).into_iter().collect();
+        for (address, stored) in orphans {
+            let addr = match ResourceAddr::parse(&address) {
                 Ok(a) => a,
                 Err(m) => {
                     self.diags.push(Diagnostic::error(format!(
@@ -1484,22 +1528,17 @@ impl<'r> Walk<'r> {
                     && c.addr.type_name == addr.type_name
                     && c.addr.name == addr.name
             });
-            if let Some(s) = schema {
-                let span = self.graph.modules[0]
-                    .module
-                    .resources
-                    .first()
-                    .map(|r| r.span);
-                if self.protected && s.protected_in_protected_envs {
-                    self.diags.push(
-                        Diagnostic::error(format!(
-                            "{}/{} would be destroyed, but {} is a protected environment",
-                            self.instance, stored.address, self.instance.env
-                        ))
-                        .help("resources of this type are kept in protected environments; remove it from the state with `yagura state rm` if it is really gone")
-                        .at(span.filter(|_| false), ""),
-                    );
-                }
+            if let Some(s) = schema
+                && self.protected
+                && s.protected_in_protected_envs
+            {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "{}/{} would be destroyed, but {} is a protected environment",
+                        self.instance, address, self.instance.env
+                    ))
+                    .help("resources of this type are kept in protected environments; remove it from the state with `yagura state rm` if it is really gone"),
+                );
             }
             self.changes.push(PlannedChange {
                 addr,
@@ -1514,9 +1553,17 @@ impl<'r> Walk<'r> {
                 }),
                 create_before_destroy: false,
                 dependencies: stored.dependencies.clone(),
+                previous_address: self.moved_from.get(&address).cloned(),
             });
         }
     }
+}
+
+/// The rest of `address` after `from` when `from` names it or contains it
+/// (`module.a` contains `module.a.x.y`; `x.y` contains `x.y[0]`).
+fn moved_suffix<'a>(address: &'a str, from: &str) -> Option<&'a str> {
+    let rest = address.strip_prefix(from)?;
+    (rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')).then_some(rest)
 }
 
 fn key_string(key: &InstanceKey) -> String {
@@ -1524,5 +1571,23 @@ fn key_string(key: &InstanceKey) -> String {
         InstanceKey::None => String::new(),
         InstanceKey::Int(i) => i.to_string(),
         InstanceKey::Str(s) => s.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::moved_suffix;
+
+    #[test]
+    fn moves_match_whole_names_only() {
+        assert_eq!(moved_suffix("module.a.x.y", "module.a"), Some(".x.y"));
+        assert_eq!(
+            moved_suffix("module.a[\"k\"].x.y", "module.a"),
+            Some("[\"k\"].x.y")
+        );
+        assert_eq!(moved_suffix("x.y[0]", "x.y"), Some("[0]"));
+        assert_eq!(moved_suffix("x.y", "x.y"), Some(""));
+        assert_eq!(moved_suffix("module.ab.x.y", "module.a"), None);
+        assert_eq!(moved_suffix("x.yz", "x.y"), None);
     }
 }

@@ -42,12 +42,17 @@ pub fn summary(counts: ChangeCounts) -> String {
 
 /// `2 to add, 1 to change, 1 to destroy`, replacements counted as add plus destroy.
 fn counts_phrase(counts: ChangeCounts) -> String {
-    format!(
+    let phrase = format!(
         "{} to add, {} to change, {} to destroy",
         counts.add + counts.replace,
         counts.change,
         counts.destroy + counts.replace
-    )
+    );
+    if counts.moved > 0 {
+        format!("{phrase}, {} to move", counts.moved)
+    } else {
+        phrase
+    }
 }
 
 /// Returns the changes of one instance with each line's symbol in the first
@@ -223,12 +228,15 @@ impl<'p> Printer<'p> {
 
     /// Lists the symbols the plan uses, as Terraform does before the changes.
     fn legend(&mut self, plan: &Plan) {
-        self.raw("Resource actions are indicated with the following symbols:");
         let used: Vec<Symbol> = plan
             .instances
             .iter()
             .flat_map(|instance| instance.changes.iter().map(Symbol::of_change))
             .collect();
+        if used.iter().all(|s| *s == Symbol::None) {
+            return;
+        }
+        self.raw("Resource actions are indicated with the following symbols:");
         for symbol in [
             Symbol::Create,
             Symbol::Update,
@@ -243,14 +251,23 @@ impl<'p> Printer<'p> {
     }
 
     fn changes(&mut self, instance: &'p InstancePlan) {
-        for change in instance
-            .changes
-            .iter()
-            .filter(|change| change.action != ChangeAction::NoOp)
-        {
+        for change in instance.changes.iter().filter(|change| {
+            change.action != ChangeAction::NoOp || change.previous_address.is_some()
+        }) {
             self.blank();
-            self.change(change);
+            if change.action == ChangeAction::NoOp {
+                self.moved(change);
+            } else {
+                self.change(change);
+            }
         }
+    }
+
+    /// A resource that only changes its address.
+    fn moved(&mut self, change: &'p PlannedChange) {
+        let address = self.paint(BOLD, &change.addr.to_string());
+        let previous = change.previous_address.as_deref().unwrap_or_default();
+        self.raw(&format!("  # {previous} has moved to {address}"));
     }
 
     fn change(&mut self, change: &'p PlannedChange) {
@@ -268,6 +285,9 @@ impl<'p> Printer<'p> {
             ChangeAction::Delete => "will be destroyed",
         };
         self.raw(&format!("  # {address} {verb}"));
+        if let Some(previous) = &change.previous_address {
+            self.raw(&format!("  # (moved from {previous})"));
+        }
         if let Some(because) = reason(change) {
             self.raw(&format!("  # (because {because})"));
         }
@@ -976,6 +996,7 @@ mod tests {
             change: 2,
             replace: 1,
             destroy: 0,
+            moved: 0,
         };
         assert_eq!(
             summary(counts),

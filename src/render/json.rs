@@ -130,6 +130,9 @@ fn resource_change(instance: &InstanceAddr, change: &PlannedChange) -> Json {
     // A yagura extension: the instance the change belongs to. Together with
     // `address` it identifies the change; see the module documentation.
     entry.insert("instance".into(), instance.to_string().into());
+    if let Some(previous) = &change.previous_address {
+        entry.insert("previous_address".into(), previous.clone().into());
+    }
     if !change.addr.module.is_root() {
         entry.insert(
             "module_address".into(),

@@ -123,10 +123,15 @@ fn details(instance: &InstancePlan) -> String {
 
 /// `2 to add, 1 to change, 1 to replace, 0 to destroy`.
 fn counts_phrase(counts: ChangeCounts) -> String {
-    format!(
+    let phrase = format!(
         "{} to add, {} to change, {} to replace, {} to destroy",
         counts.add, counts.change, counts.replace, counts.destroy
-    )
+    );
+    if counts.moved > 0 {
+        format!("{phrase}, {} to move", counts.moved)
+    } else {
+        phrase
+    }
 }
 
 fn names(instances: &[&InstancePlan]) -> String {

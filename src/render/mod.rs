@@ -153,6 +153,7 @@ pub(crate) mod tests_support {
             reason: None,
             create_before_destroy: false,
             dependencies: Vec::new(),
+            previous_address: None,
         }
     }
 
