@@ -152,6 +152,13 @@ pub(crate) fn print_diagnostics(diags: &Diagnostics, sources: &SourceMap) {
 /// Loads the repo; on errors prints them and returns `None`.
 pub(crate) fn load(root: &Path) -> Option<Repo> {
     let (repo, diags) = Repo::load(root);
+    tracing::info!(
+        services = repo.services.len(),
+        modules = repo.modules.len(),
+        files = repo.sources.iter().count(),
+        "loaded the specs of {}",
+        root.display()
+    );
     print_diagnostics(&diags, &repo.sources);
     (!diags.has_errors()).then_some(repo)
 }

@@ -126,7 +126,15 @@ fn prior_state(
     let prior = backend
         .read(instance)
         .map_err(|e| Diagnostic::error(e.to_string()))?;
-    let Some(prior) = prior else { return Ok(None) };
+    let Some(prior) = prior else {
+        tracing::debug!("no stored state");
+        return Ok(None);
+    };
+    tracing::debug!(
+        serial = prior.serial,
+        resources = prior.resources.len(),
+        "read the stored state"
+    );
     if refresh == Refresh::Skip || prior.resources.is_empty() {
         return Ok(Some(prior));
     }
@@ -178,6 +186,7 @@ pub(crate) fn plan_all(
                 scope.spawn(move || {
                     part.iter()
                         .map(|instance| {
+                            let _span = tracing::debug_span!("instance", %instance).entered();
                             let mut notes = Diagnostics::default();
                             match prior_state(backend, registry, instance, refresh, &mut notes) {
                                 Ok(prior) => {
@@ -237,7 +246,14 @@ pub fn run(root: &Path, args: PlanArgs) -> i32 {
     } else {
         Refresh::Read
     };
+    tracing::info!(
+        instances = instances.len(),
+        parallelism,
+        ?refresh,
+        "planning"
+    );
     let (plan, diags) = plan_all(&repo, backend.as_ref(), &instances, parallelism, refresh);
+    tracing::info!(changes = ?plan.counts(), "planned");
     print_diagnostics(&diags, &repo.sources);
     if diags.has_errors() {
         return EXIT_ERROR;
