@@ -646,3 +646,21 @@ moved {
     assert_eq!(change["previous_address"], "google_project_service.api");
     assert_eq!(change["change"]["actions"], serde_json::json!(["no-op"]));
 }
+
+#[test]
+fn the_benchmark_fleet_generator_makes_a_valid_fleet() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let fleet = dir.path().join("fleet");
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/gen_fleet.py"))
+        .arg("3")
+        .arg(&fleet)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = yagura(&fleet, &["plan", "--no-refresh", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
+    // 3 services x 2 environments x 16 resources, as bench/README.md says.
+    assert_eq!(json["resource_changes"].as_array().map(Vec::len), Some(96));
+}
