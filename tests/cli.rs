@@ -664,3 +664,49 @@ fn the_benchmark_fleet_generator_makes_a_valid_fleet() {
     // 3 services x 2 environments x 16 resources, as bench/README.md says.
     assert_eq!(json["resource_changes"].as_array().map(Vec::len), Some(96));
 }
+
+#[test]
+fn variable_validations_may_read_other_variables() {
+    let repo = fixture(
+        r#"
+service "svc" {
+  owner        = "team"
+  environments = ["development"]
+}
+
+module "range" {
+  source = "../../modules/range"
+  min    = 5
+  max    = 3
+}
+"#,
+    );
+    let module = repo.path().join("modules/range");
+    std::fs::create_dir_all(&module).expect("create the module");
+    std::fs::write(
+        module.join("variables.hcl"),
+        r#"
+variable "min" {
+  type = number
+}
+
+variable "max" {
+  type = number
+
+  validation {
+    condition     = var.max >= var.min
+    error_message = "max (${var.max}) must not be below min (${var.min})."
+  }
+}
+"#,
+    )
+    .expect("write the module");
+    let out = yagura(repo.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr)
+            .contains("invalid value for variable `max`: max (3) must not be below min (5)."),
+        "{}",
+        text(&out.stderr)
+    );
+}

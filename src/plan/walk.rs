@@ -279,26 +279,28 @@ fn node_dependencies(g: &InstanceGraph<'_>, node: Node, diags: &mut Diagnostics)
             if let Some(arg) = call.args.iter().find(|a| a.name == var.name) {
                 deps.extend(expr_deps(g, ctx, &arg.expr, diags));
             }
+            // As in Terraform 1.9 and later, a validation may read other
+            // variables, locals and resources of its module, not only its own.
+            let ctx = RefContext {
+                module: m,
+                count: false,
+                each: false,
+            };
             for v in &var.validations {
-                let ctx = RefContext {
-                    module: m,
-                    count: false,
-                    each: false,
-                };
                 for r in v
                     .condition
                     .references()
                     .into_iter()
                     .chain(v.error_message.references())
                 {
-                    if r.root != "var" || r.attrs.first() != Some(&var.name) {
-                        diags.push(
-                            Diagnostic::error(format!("the validation of variable `{}` may only refer to the variable itself", var.name))
-                                .at(Some(r.span), ""),
-                        );
+                    if r.root == "var" && r.attrs.first() == Some(&var.name) {
+                        continue;
+                    }
+                    match resolve_reference(g, ctx, &r) {
+                        Ok(nodes) => deps.extend(nodes),
+                        Err(d) => diags.push(d),
                     }
                 }
-                let _ = ctx;
             }
         }
         Node::Local(m, i) => {
