@@ -710,3 +710,41 @@ variable "max" {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn prevent_destroy_guards_keys_that_go_away() {
+    let repo = fixture(
+        r#"
+service "svc" {
+  owner        = "team"
+  environments = ["development"]
+}
+
+resource "random_id" "x" {
+  count       = 1
+  byte_length = 2
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+"#,
+    );
+    let stored = |i: usize| {
+        serde_json::json!({"address": format!("random_id.x[{i}]"), "type": "random_id",
+            "attributes": {"byte_length": 2, "prefix": null, "keepers": null, "id": "Af8", "b64_url": "Af8",
+                           "b64_std": "Af8=", "hex": "01ff", "dec": "511"}})
+    };
+    write_state(
+        repo.path(),
+        "development",
+        serde_json::json!([stored(0), stored(1)]),
+    );
+    let out = yagura(repo.path(), &["plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("svc/development/random_id.x[1] would be destroyed, but its `lifecycle { prevent_destroy = true }` forbids destroying it"),
+        "{}",
+        text(&out.stderr)
+    );
+}

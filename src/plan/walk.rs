@@ -1505,6 +1505,26 @@ impl<'r> Walk<'r> {
         }
     }
 
+    /// The declaration of a resource address, whatever its keys.
+    fn declared_resource(&self, addr: &ResourceAddr) -> Option<&'r crate::config::Resource> {
+        let prefix = addr
+            .module
+            .0
+            .iter()
+            .map(|step| format!("module.{}", step.name))
+            .collect::<Vec<_>>()
+            .join(".");
+        let graph: &'r InstanceGraph<'r> = self.graph;
+        graph
+            .modules
+            .iter()
+            .find(|m| m.prefix == prefix)?
+            .module
+            .resources
+            .iter()
+            .find(|r| r.mode == addr.mode && r.type_name == addr.type_name && r.name == addr.name)
+    }
+
     /// Resources in the prior state that the specs no longer declare are deleted.
     fn plan_orphans(&mut self) {
         let orphans: Vec<(String, &crate::state::StateResource)> =
@@ -1525,22 +1545,25 @@ impl<'r> Walk<'r> {
                 Some(s) => mark_sensitive(&s.block, conform_state(&stored.attributes, &s.block)),
                 None => Value::from_json(&serde_json::Value::Object(stored.attributes.clone())),
             };
-            let still_declared = self.changes.iter().any(|c| {
-                c.addr.module == addr.module
-                    && c.addr.type_name == addr.type_name
-                    && c.addr.name == addr.name
-            });
-            if let Some(s) = schema
-                && self.protected
-                && s.protected_in_protected_envs
-            {
-                self.diags.push(
-                    Diagnostic::error(format!(
-                        "{}/{} would be destroyed, but {} is a protected environment",
-                        self.instance, address, self.instance.env
-                    ))
-                    .help("resources of this type are kept in protected environments; remove it from the state with `yagura state rm` if it is really gone"),
-                );
+            let still_declared = self.declared_resource(&addr).is_some();
+            // A resource still declared (only its key went away) keeps its
+            // lifecycle; a removed one has only the protection its type implies.
+            let declared = self.declared_resource(&addr);
+            match (declared, schema) {
+                (Some(resource), Some(s)) => {
+                    let (explicit, span) = (resource.lifecycle.prevent_destroy, resource.span);
+                    self.check_prevent_destroy(&address, explicit, s, span, "destroyed");
+                }
+                (None, Some(s)) if self.protected && s.protected_in_protected_envs => {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "{}/{} would be destroyed, but {} is a protected environment",
+                            self.instance, address, self.instance.env
+                        ))
+                        .help("resources of this type are kept in protected environments; remove it from the state with `yagura state rm` if it is really gone"),
+                    );
+                }
+                _ => {}
             }
             self.changes.push(PlannedChange {
                 addr,
