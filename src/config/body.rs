@@ -149,12 +149,11 @@ pub fn unsupported(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let help = crate::diag::did_you_mean(name, supported.iter().copied())
-        .map(|s| format!("did you mean `{s}`?"))
-        .unwrap_or_else(|| format!("supported: {list}"));
+    let suggestion = crate::diag::did_you_mean(name, supported.iter().copied());
     Diagnostic::error(format!("unknown {kind} `{name}` in {what}"))
         .at(Some(span), format!("not a supported {kind} of {what}"))
-        .help(help)
+        .note(format!("supported: {list}"))
+        .with_help(suggestion.map(|s| format!("did you mean `{s}`?")))
 }
 
 impl Block {

@@ -1317,11 +1317,10 @@ impl<'r> Walk<'r> {
             self.diags.push(
                 Diagnostic::error(format!("unknown resource type `{}`", resource.type_name))
                     .at(Some(resource.span), "not a supported type")
-                    .help(
-                        match did_you_mean(&resource.type_name, names.iter().copied()) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("supported types: {}", names.join(", ")),
-                        },
+                    .note(format!("supported types: {}", names.join(", ")))
+                    .with_help(
+                        did_you_mean(&resource.type_name, names.iter().copied())
+                            .map(|s| format!("did you mean `{s}`?")),
                     ),
             );
             return;

@@ -1,6 +1,7 @@
 # expect: unknown attribute `procesing_units` in google_spanner_instance "main"
 # expect: did you mean `processing_units`?
-# expect: services/svc/main.hcl:12:3
+# expect: supported: `project`, `name`, `config`, `display_name`, `num_nodes`, `processing_units`
+# expect: services/svc/main.hcl:13:3
 service "svc" {
   owner        = "team"
   environments = ["development"]
