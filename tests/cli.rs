@@ -138,7 +138,10 @@ fn api_state(service: &str, disable_on_destroy: bool) -> serde_json::Value {
 #[test]
 fn detailed_exit_codes_follow_the_plan() {
     let repo = fixture(ONE_API);
-    let out = yagura(repo.path(), &["plan", "--detailed-exitcode"]);
+    let out = yagura(
+        repo.path(),
+        &["plan", "--no-refresh", "--detailed-exitcode"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("1 to add"),
@@ -151,7 +154,10 @@ fn detailed_exit_codes_follow_the_plan() {
         "development",
         api_state("spanner.googleapis.com", true),
     );
-    let out = yagura(repo.path(), &["plan", "--detailed-exitcode"]);
+    let out = yagura(
+        repo.path(),
+        &["plan", "--no-refresh", "--detailed-exitcode"],
+    );
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -167,7 +173,13 @@ fn detailed_exit_codes_follow_the_plan() {
     );
     let out = yagura(
         repo.path(),
-        &["plan", "--detailed-exitcode", "--format", "json"],
+        &[
+            "plan",
+            "--no-refresh",
+            "--detailed-exitcode",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
@@ -179,7 +191,7 @@ fn detailed_exit_codes_follow_the_plan() {
         "development",
         api_state("sqladmin.googleapis.com", true),
     );
-    let out = yagura(repo.path(), &["plan", "--format", "json"]);
+    let out = yagura(repo.path(), &["plan", "--no-refresh", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
     assert_eq!(
         json["resource_changes"][0]["change"]["actions"],
@@ -204,7 +216,14 @@ service "svc" {
     );
     let out = yagura(
         repo.path(),
-        &["plan", "--env", "development", "--format", "json"],
+        &[
+            "plan",
+            "--no-refresh",
+            "--env",
+            "development",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
@@ -218,7 +237,10 @@ service "svc" {
         "attributes": {"project_id": "acme-svc-prd", "name": "svc", "org_id": "1", "deletion_policy": "PREVENT"}
     }]);
     write_state(repo.path(), "production", project);
-    let out = yagura(repo.path(), &["plan", "--env", "production"]);
+    let out = yagura(
+        repo.path(),
+        &["plan", "--no-refresh", "--env", "production"],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("svc/production/google_project.p would be destroyed, but production is a protected environment"), "{}", text(&out.stderr));
 }
@@ -432,9 +454,10 @@ resource "random_id" "suffix" {
   byte_length = 2
 }
 
-resource "google_project_service" "api" {
-  project = "acme-svc-${random_id.suffix.hex}"
-  service = "spanner.googleapis.com"
+resource "google_spanner_database" "db" {
+  project  = "acme-svc-${random_id.suffix.hex}"
+  instance = "main"
+  name     = "db"
 }
 "#,
     );
@@ -442,9 +465,10 @@ resource "google_project_service" "api" {
         {"address": "random_id.suffix", "type": "random_id", "provider_id": "Af8",
          "attributes": {"byte_length": 2, "prefix": null, "keepers": null, "id": "Af8", "b64_url": "Af8",
                         "b64_std": "Af8=", "hex": "01ff", "dec": "511"}},
-        {"address": "google_project_service.api", "type": "google_project_service",
-         "attributes": {"project": "acme-svc-01ff", "service": "spanner.googleapis.com", "disable_on_destroy": true,
-                        "disable_dependent_services": false, "id": "acme-svc-01ff/spanner.googleapis.com"}}
+        {"address": "google_spanner_database.db", "type": "google_spanner_database",
+         "attributes": {"project": "acme-svc-01ff", "instance": "main", "name": "db", "ddl": null,
+                        "database_dialect": null, "version_retention_period": null, "deletion_protection": true,
+                        "state": "READY", "id": "acme-svc-01ff/main/db"}}
     ]);
     write_state(repo.path(), "development", resources);
     let out = yagura(repo.path(), &["plan", "--detailed-exitcode"]);
@@ -456,7 +480,7 @@ resource "google_project_service" "api" {
         text(&out.stderr)
     );
     assert!(
-        text(&out.stderr).contains("this build cannot read google_project_service yet"),
+        text(&out.stderr).contains("this build cannot read google_spanner_database yet"),
         "{}",
         text(&out.stderr)
     );

@@ -10,7 +10,11 @@ use crate::config::Repo;
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::plan::saved::{SAVED_PLAN_VERSION, SavedInstance, SavedPlan, spec_digest};
 use crate::plan::{InstancePlan, Plan, plan_instance};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use crate::providers::Registry;
+use crate::providers::gcp::{ClientOptions, DefaultCredentials, Endpoints, GcpClient, GcpProvider};
 use crate::refresh::Drift;
 use crate::render;
 use crate::state::local::LocalBackend;
@@ -115,90 +119,165 @@ pub(crate) enum Refresh {
     Skip,
 }
 
-/// Reads an instance's prior state and refreshes it through the providers.
-fn prior_state(
-    backend: &dyn Backend,
-    registry: &Registry,
-    instance: &InstanceAddr,
-    refresh: Refresh,
-    notes: &mut Diagnostics,
-) -> Result<Option<StateDocument>, Diagnostic> {
-    let prior = backend
-        .read(instance)
-        .map_err(|e| Diagnostic::error(e.to_string()))?;
-    let Some(prior) = prior else {
-        tracing::debug!("no stored state");
-        return Ok(None);
-    };
-    tracing::debug!(
-        serial = prior.serial,
-        resources = prior.resources.len(),
-        "read the stored state"
-    );
-    if refresh == Refresh::Skip || prior.resources.is_empty() {
-        return Ok(Some(prior));
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+/// An instance that could not be read or refreshed; its diagnostic is already recorded.
+#[derive(Debug, Clone, Copy)]
+struct Failed;
+
+/// Refreshes the prior states of all instances at once, on one runtime: the
+/// providers bound their own concurrency per API.
+fn refresh_all(
+    registry: Arc<Registry>,
+    priors: Vec<Option<StateDocument>>,
+    instances: &[InstanceAddr],
+    diags: &mut Diagnostics,
+) -> Vec<Result<Option<StateDocument>, Failed>> {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
         .build()
-        .map_err(|e| Diagnostic::error(format!("cannot start the refresh runtime: {e}")))?;
-    let refreshed = runtime
-        .block_on(crate::refresh::refresh(registry, &prior))
-        .map_err(|e| Diagnostic::error(format!("{instance}: {e}")))?;
-    for drift in &refreshed.drift {
-        let (address, what) = match drift {
-            Drift::Changed(a) => (a, "changed"),
-            Drift::Deleted(a) => (a, "was deleted"),
+    {
+        Ok(r) => r,
+        Err(e) => {
+            diags.push(Diagnostic::error(format!(
+                "cannot start the refresh runtime: {e}"
+            )));
+            return priors.into_iter().map(|_| Err(Failed)).collect();
+        }
+    };
+    let mut unrefreshed = BTreeSet::new();
+    let results = runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, prior) in priors.into_iter().enumerate() {
+            let registry = registry.clone();
+            tasks.spawn(async move {
+                let refreshed = match &prior {
+                    Some(doc) if !doc.resources.is_empty() => {
+                        Some(crate::refresh::refresh(&registry, doc).await)
+                    }
+                    _ => None,
+                };
+                (i, prior, refreshed)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            results.push(joined.expect("refresh tasks do not panic"));
+        }
+        results
+    });
+    let mut out: Vec<Result<Option<StateDocument>, Failed>> =
+        (0..instances.len()).map(|_| Err(Failed)).collect();
+    for (i, prior, refreshed) in results {
+        let instance = &instances[i];
+        out[i] = match refreshed {
+            None => Ok(prior),
+            Some(Err(e)) => {
+                diags.push(Diagnostic::error(format!("{instance}: {e}")).help(
+                    "pass --no-refresh to plan against the stored state without reading the cloud",
+                ));
+                Err(Failed)
+            }
+            Some(Ok(refreshed)) => {
+                for drift in &refreshed.drift {
+                    let (address, what) = match drift {
+                        Drift::Changed(a) => (a, "changed"),
+                        Drift::Deleted(a) => (a, "was deleted"),
+                    };
+                    diags.push(Diagnostic::warning(format!(
+                        "{instance}/{address} {what} outside yagura"
+                    )));
+                }
+                unrefreshed.extend(refreshed.unrefreshed_types);
+                Ok(Some(refreshed.state))
+            }
         };
-        notes.push(Diagnostic::warning(format!(
-            "{instance}/{address} {what} outside yagura"
-        )));
     }
-    if !refreshed.unrefreshed_types.is_empty() {
-        let types: Vec<&str> = refreshed
-            .unrefreshed_types
-            .iter()
-            .map(String::as_str)
-            .collect();
-        notes.push(Diagnostic::warning(format!(
+    if !unrefreshed.is_empty() {
+        let types: Vec<&str> = unrefreshed.iter().map(String::as_str).collect();
+        diags.push(Diagnostic::warning(format!(
             "this build cannot read {} yet; they are planned against the stored state",
             types.join(", ")
         )));
     }
-    Ok(Some(refreshed.state))
+    out
+}
+
+/// The providers: local ones, and Google's through the configured endpoints.
+pub(crate) fn registry(repo: &Repo) -> Result<Registry, String> {
+    let mut endpoints = Endpoints::default();
+    for (api, url) in &repo.platform.endpoints {
+        endpoints
+            .set(api, url)
+            .map_err(|e| format!("{}: {e}", crate::config::PLATFORM_FILE))?;
+    }
+    for (api, _) in crate::providers::gcp::client::APIS {
+        let var = format!("YAGURA_ENDPOINT_{}", api.to_uppercase());
+        if let Ok(url) = std::env::var(&var) {
+            endpoints
+                .set(api, &url)
+                .map_err(|e| format!("{var}: {e}"))?;
+        }
+    }
+    if let Ok(host) = std::env::var("SPANNER_EMULATOR_HOST") {
+        endpoints
+            .set("spanner", &format!("http://{host}/"))
+            .map_err(|e| format!("SPANNER_EMULATOR_HOST: {e}"))?;
+    }
+    let client = GcpClient::new(
+        endpoints,
+        Arc::new(DefaultCredentials::default()),
+        ClientOptions::default(),
+    )?;
+    Ok(Registry::local().with_gcp(GcpProvider::new(Arc::new(client))))
 }
 
 /// Plans the selected instances in parallel; returns the plan and every diagnostic.
 pub(crate) fn plan_all(
     repo: &Repo,
     backend: &dyn Backend,
+    registry: Arc<Registry>,
     instances: &[InstanceAddr],
     parallelism: usize,
     refresh: Refresh,
 ) -> (Plan, Diagnostics) {
-    let registry = Registry::local();
-    let registry = &registry;
-    let chunk = instances.len().div_ceil(parallelism.max(1)).max(1);
+    let mut diags = Diagnostics::default();
+    let priors: Vec<Result<Option<StateDocument>, Failed>> = instances
+        .iter()
+        .map(|instance| {
+            backend.read(instance).map_err(|e| {
+                diags.push(Diagnostic::error(e.to_string()));
+                Failed
+            })
+        })
+        .collect();
+    let priors = match refresh {
+        Refresh::Skip => priors,
+        Refresh::Read => {
+            let readable: Vec<Option<StateDocument>> =
+                priors.iter().map(|p| p.clone().ok().flatten()).collect();
+            let refreshed = refresh_all(registry, readable, instances, &mut diags);
+            priors
+                .into_iter()
+                .zip(refreshed)
+                .map(|(read, refreshed)| read.and(refreshed))
+                .collect()
+        }
+    };
+    // An instance whose state could not be read or refreshed is not planned.
+    let work: Vec<(&InstanceAddr, Option<StateDocument>)> = instances
+        .iter()
+        .zip(priors)
+        .filter_map(|(instance, prior)| prior.ok().map(|p| (instance, p)))
+        .collect();
+    let chunk = work.len().div_ceil(parallelism.max(1)).max(1);
     let results: Vec<(Option<InstancePlan>, Diagnostics)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = instances
+        let handles: Vec<_> = work
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|instance| {
+                        .map(|(instance, prior)| {
                             let _span = tracing::debug_span!("instance", %instance).entered();
-                            let mut notes = Diagnostics::default();
-                            match prior_state(backend, registry, instance, refresh, &mut notes) {
-                                Ok(prior) => {
-                                    let (plan, d) = plan_instance(repo, instance, prior.as_ref());
-                                    notes.extend(d);
-                                    (plan, notes)
-                                }
-                                Err(d) => {
-                                    notes.push(d);
-                                    (None, notes)
-                                }
-                            }
+                            plan_instance(repo, instance, prior.as_ref())
                         })
                         .collect::<Vec<_>>()
                 })
@@ -210,7 +289,6 @@ pub(crate) fn plan_all(
             .collect()
     });
     let mut plan = Plan::default();
-    let mut diags = Diagnostics::default();
     for (instance_plan, d) in results {
         diags.extend(d);
         if let Some(p) = instance_plan {
@@ -252,7 +330,21 @@ pub fn run(root: &Path, args: PlanArgs) -> i32 {
         ?refresh,
         "planning"
     );
-    let (plan, diags) = plan_all(&repo, backend.as_ref(), &instances, parallelism, refresh);
+    let registry = match registry(&repo) {
+        Ok(r) => Arc::new(r),
+        Err(m) => {
+            error_line(m);
+            return EXIT_ERROR;
+        }
+    };
+    let (plan, diags) = plan_all(
+        &repo,
+        backend.as_ref(),
+        registry,
+        &instances,
+        parallelism,
+        refresh,
+    );
     tracing::info!(changes = ?plan.counts(), "planned");
     print_diagnostics(&diags, &repo.sources);
     if diags.has_errors() {

@@ -4,6 +4,7 @@
 //! Invariant: providers know nothing of plans, graphs or state documents. They
 //! take a resource's attributes and return what the API reports.
 
+pub mod gcp;
 pub mod random;
 
 use std::future::Future;
@@ -36,10 +37,10 @@ pub enum ProviderError {
     },
     #[error("{type_name}: {message}")]
     Invalid { type_name: String, message: String },
-    #[error("{method} failed with HTTP {status}: {message}")]
+    #[error("{method} failed{}: {message}", status.map(|s| format!(" with HTTP {s}")).unwrap_or_default())]
     Api {
         method: String,
-        status: u16,
+        status: Option<u16>,
         message: String,
     },
 }
@@ -80,6 +81,7 @@ pub trait Provider: Send + Sync {
 #[derive(Default)]
 pub struct Registry {
     random: random::RandomProvider,
+    gcp: Option<gcp::GcpProvider>,
 }
 
 impl Registry {
@@ -88,12 +90,20 @@ impl Registry {
         Registry::default()
     }
 
+    /// Adds the Google provider.
+    pub fn with_gcp(mut self, gcp: gcp::GcpProvider) -> Registry {
+        self.gcp = Some(gcp);
+        self
+    }
+
     /// The provider of a type, or `None` when this build cannot reach its API.
     pub fn provider(&self, type_name: &str) -> Option<&dyn Provider> {
         if type_name.starts_with("random_") {
-            Some(&self.random)
-        } else {
-            None
+            return Some(&self.random);
+        }
+        match &self.gcp {
+            Some(gcp) if gcp::GcpProvider::supports(type_name) => Some(gcp),
+            _ => None,
         }
     }
 }

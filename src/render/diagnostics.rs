@@ -30,18 +30,15 @@ pub fn render(diags: &[Diagnostic], sources: &SourceMap, style: Style) -> String
 }
 
 /// Returns the closing line of a run that found problems, for example
-/// `error: 3 problems found in the specs`.
+/// `error: 3 problems found`.
 pub fn summary(n_errors: usize, n_warnings: usize) -> String {
     let warnings = plural(n_warnings, "warning", "warnings");
     match (n_errors, n_warnings) {
-        (0, 0) => "no problems found in the specs".to_string(),
-        (0, _) => format!("warning: {warnings} found in the specs"),
-        (_, 0) => format!(
-            "error: {} found in the specs",
-            plural(n_errors, "problem", "problems")
-        ),
+        (0, 0) => "no problems found".to_string(),
+        (0, _) => format!("warning: {warnings} found"),
+        (_, 0) => format!("error: {} found", plural(n_errors, "problem", "problems")),
         (_, _) => format!(
-            "error: {} and {warnings} found in the specs",
+            "error: {} and {warnings} found",
             plural(n_errors, "problem", "problems")
         ),
     }
@@ -236,12 +233,9 @@ mod tests {
 
     #[test]
     fn summaries() {
-        assert_eq!(summary(3, 0), "error: 3 problems found in the specs");
-        assert_eq!(
-            summary(1, 1),
-            "error: 1 problem and 1 warning found in the specs"
-        );
-        assert_eq!(summary(0, 2), "warning: 2 warnings found in the specs");
-        assert_eq!(summary(0, 0), "no problems found in the specs");
+        assert_eq!(summary(3, 0), "error: 3 problems found");
+        assert_eq!(summary(1, 1), "error: 1 problem and 1 warning found");
+        assert_eq!(summary(0, 2), "warning: 2 warnings found");
+        assert_eq!(summary(0, 0), "no problems found");
     }
 }

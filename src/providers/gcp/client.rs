@@ -1,0 +1,565 @@
+//! The one HTTP client every Google API call goes through: endpoints,
+//! credentials, retries with jittered backoff, per-API concurrency, Google's
+//! error envelope, and the long-running operations of each API.
+//!
+//! Invariant: no token is sent to a plain-HTTP endpoint, and plain HTTP is
+//! refused except on loopback. Nothing secret is logged.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::{Method, StatusCode};
+use serde_json::Value as Json;
+use tokio::sync::{OnceCell, Semaphore};
+
+/// The Google APIs yagura calls, by their discovery names.
+pub const APIS: &[(&str, &str)] = &[
+    (
+        "cloudresourcemanager",
+        "https://cloudresourcemanager.googleapis.com/",
+    ),
+    ("cloudbilling", "https://cloudbilling.googleapis.com/"),
+    ("serviceusage", "https://serviceusage.googleapis.com/"),
+    ("iam", "https://iam.googleapis.com/"),
+    ("sqladmin", "https://sqladmin.googleapis.com/"),
+    ("dns", "https://dns.googleapis.com/"),
+    ("secretmanager", "https://secretmanager.googleapis.com/"),
+    ("spanner", "https://spanner.googleapis.com/"),
+];
+
+const SCOPES: &[&str] = &["https://www.googleapis.com/auth/cloud-platform"];
+
+/// Base URLs of the APIs: Google's, unless overridden.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoints(BTreeMap<String, String>);
+
+impl Default for Endpoints {
+    fn default() -> Endpoints {
+        Endpoints(
+            APIS.iter()
+                .map(|(api, url)| (api.to_string(), url.to_string()))
+                .collect(),
+        )
+    }
+}
+
+impl Endpoints {
+    /// Overrides one API's base URL (from `yagura.hcl`, `YAGURA_ENDPOINT_<API>` or a fake's map).
+    pub fn set(&mut self, api: &str, url: &str) -> Result<(), String> {
+        if !APIS.iter().any(|(known, _)| *known == api) {
+            let names: Vec<&str> = APIS.iter().map(|(a, _)| *a).collect();
+            return Err(format!(
+                "unknown API {api:?}; the APIs are {}",
+                names.join(", ")
+            ));
+        }
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| format!("invalid endpoint {url:?} for {api}: {e}"))?;
+        match parsed.scheme() {
+            "https" => {}
+            "http" if is_loopback(&parsed) => {}
+            "http" => {
+                return Err(format!(
+                    "refusing plain-HTTP endpoint {url} for {api}: plain HTTP is allowed only on loopback"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "endpoint {url} for {api} has unsupported scheme {other:?}"
+                ));
+            }
+        }
+        let mut url = url.to_string();
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+        self.0.insert(api.to_string(), url);
+        Ok(())
+    }
+
+    /// Overrides endpoints from a JSON object such as the one `fake-gcp` prints.
+    pub fn set_all(&mut self, map: &Json) -> Result<(), String> {
+        let map = map
+            .as_object()
+            .ok_or("the endpoint map is not a JSON object")?;
+        for (api, url) in map {
+            let url = url
+                .as_str()
+                .ok_or_else(|| format!("the endpoint of {api} is not a string"))?;
+            self.set(api, url)?;
+        }
+        Ok(())
+    }
+
+    pub fn base(&self, api: &str) -> &str {
+        self.0.get(api).map_or("", String::as_str)
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A failed Google API call, with what a user needs to act on it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{method} {path} failed{}: {message}", status.map(|s| format!(" with HTTP {s}{}", status_name.as_ref().map(|n| format!(" {n}")).unwrap_or_default())).unwrap_or_default())]
+pub struct GcpError {
+    pub method: String,
+    /// The path below the API's base URL (no query string, so nothing secret).
+    pub path: String,
+    pub status: Option<u16>,
+    /// Google's canonical status name (`ALREADY_EXISTS`, `ABORTED`, ...).
+    pub status_name: Option<String>,
+    /// The first reason of `errors[]` or `details[]` (`rateLimitExceeded`, `SERVICE_DISABLED`).
+    pub reason: Option<String>,
+    pub message: String,
+    /// A server-given delay (Retry-After or RetryInfo).
+    pub retry_after: Option<Duration>,
+}
+
+impl GcpError {
+    fn transport(method: &Method, path: &str, message: String) -> GcpError {
+        GcpError {
+            method: method.to_string(),
+            path: path.to_string(),
+            status: None,
+            status_name: None,
+            reason: None,
+            message,
+            retry_after: None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status == Some(404)
+    }
+
+    pub fn is_already_exists(&self) -> bool {
+        self.status_name.as_deref() == Some("ALREADY_EXISTS")
+            || (self.status == Some(409)
+                && self
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.to_lowercase().contains("alreadyexists")))
+    }
+
+    /// Whether repeating the same call is safe and may succeed: 429, 502–504,
+    /// and transport failures (reset connections, timeouts).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.status, None | Some(429 | 502 | 503 | 504))
+    }
+
+    /// Reads Google's error envelope (`{"error": {code, message, status, errors, details}}`).
+    fn from_response(
+        method: &Method,
+        path: &str,
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        body: &str,
+    ) -> GcpError {
+        let envelope: Json = serde_json::from_str(body).unwrap_or(Json::Null);
+        let error = envelope.get("error");
+        let message = error
+            .and_then(|e| e.get("message"))
+            .and_then(Json::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                let text: String = body.chars().take(200).collect();
+                if text.is_empty() {
+                    status
+                        .canonical_reason()
+                        .unwrap_or("no message")
+                        .to_string()
+                } else {
+                    text
+                }
+            });
+        let status_name = error
+            .and_then(|e| e.get("status"))
+            .and_then(Json::as_str)
+            .map(str::to_string);
+        let details = error
+            .and_then(|e| e.get("details"))
+            .and_then(Json::as_array);
+        let reason = details
+            .and_then(|d| {
+                d.iter()
+                    .find_map(|x| x.get("reason").and_then(Json::as_str))
+            })
+            .or_else(|| {
+                error
+                    .and_then(|e| e.get("errors"))
+                    .and_then(Json::as_array)
+                    .and_then(|errors| {
+                        errors
+                            .iter()
+                            .find_map(|x| x.get("reason").and_then(Json::as_str))
+                    })
+            })
+            .map(str::to_string);
+        let retry_info = details.and_then(|d| {
+            d.iter().find_map(|x| {
+                x.get("retryDelay")
+                    .and_then(Json::as_str)
+                    .and_then(|s| s.strip_suffix('s'))
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .map(Duration::from_secs_f64)
+            })
+        });
+        GcpError {
+            method: method.to_string(),
+            path: path.to_string(),
+            status: Some(status.as_u16()),
+            status_name,
+            reason,
+            message,
+            retry_after: retry_after.or(retry_info),
+        }
+    }
+}
+
+/// Where access tokens come from.
+pub trait TokenSource: Send + Sync {
+    fn token(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>>;
+}
+
+/// Application default credentials through gcp_auth: a service-account key
+/// (`GOOGLE_APPLICATION_CREDENTIALS`), gcloud's ADC, the metadata server.
+/// The provider is found once; gcp_auth caches tokens and refreshes them.
+#[derive(Default)]
+pub struct DefaultCredentials {
+    provider: OnceCell<Arc<dyn gcp_auth::TokenProvider>>,
+}
+
+impl TokenSource for DefaultCredentials {
+    fn token(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>> {
+        Box::pin(async move {
+            let provider = self
+                .provider
+                .get_or_try_init(gcp_auth::provider)
+                .await
+                .map_err(|e| format!("no Google credentials found: {e}"))?;
+            let token = provider
+                .token(SCOPES)
+                .await
+                .map_err(|e| format!("cannot get an access token: {e}"))?;
+            Ok(token.as_str().to_string())
+        })
+    }
+}
+
+/// Retry and concurrency settings.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Calls in flight per API.
+    pub per_api_concurrency: usize,
+    /// Attempts of one call, the first included.
+    pub max_attempts: usize,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Longest wait for a long-running operation.
+    pub operation_timeout: Duration,
+    pub poll_min: Duration,
+    pub poll_max: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> ClientOptions {
+        ClientOptions {
+            per_api_concurrency: 32,
+            max_attempts: 6,
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+            operation_timeout: Duration::from_secs(30 * 60),
+            poll_min: Duration::from_millis(200),
+            poll_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The shared Google API client.
+pub struct GcpClient {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    tokens: Arc<dyn TokenSource>,
+    limits: BTreeMap<String, Arc<Semaphore>>,
+    pub options: ClientOptions,
+}
+
+impl GcpClient {
+    pub fn new(
+        endpoints: Endpoints,
+        tokens: Arc<dyn TokenSource>,
+        options: ClientOptions,
+    ) -> Result<GcpClient, String> {
+        // One TLS crypto backend for the process: ring. Installing twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("yagura/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let limits = APIS
+            .iter()
+            .map(|(api, _)| {
+                (
+                    api.to_string(),
+                    Arc::new(Semaphore::new(options.per_api_concurrency.max(1))),
+                )
+            })
+            .collect();
+        Ok(GcpClient {
+            http,
+            endpoints,
+            tokens,
+            limits,
+            options,
+        })
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// Calls `method base(api)/path` with an optional JSON body; retries what is safe to retry.
+    pub async fn call(
+        &self,
+        api: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Json>,
+    ) -> Result<Json, GcpError> {
+        let attempt = || self.call_once(api, method.clone(), path, body);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.options.min_backoff)
+            .with_max_delay(self.options.max_backoff)
+            .with_max_times(self.options.max_attempts.saturating_sub(1))
+            .with_jitter();
+        attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(GcpError::is_retryable)
+            .adjust(|e: &GcpError, planned| match (e.retry_after, planned) {
+                (Some(server), Some(planned)) => Some(server.max(planned)),
+                (_, planned) => planned,
+            })
+            .notify(|e: &GcpError, wait| tracing::debug!(error = %e, ?wait, "retrying"))
+            .await
+    }
+
+    async fn call_once(
+        &self,
+        api: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Json>,
+    ) -> Result<Json, GcpError> {
+        let base = self.endpoints.base(api);
+        let url = format!("{base}{path}");
+        let path_only = path.split('?').next().unwrap_or(path);
+        let _permit = match self.limits.get(api) {
+            Some(limit) => Some(
+                limit
+                    .acquire()
+                    .await
+                    .map_err(|e| GcpError::transport(&method, path_only, e.to_string()))?,
+            ),
+            None => None,
+        };
+        let mut request = self.http.request(method.clone(), &url);
+        // Tokens go only to HTTPS endpoints; a loopback fake or emulator gets none.
+        if url.starts_with("https://") {
+            let token = self
+                .tokens
+                .token()
+                .await
+                .map_err(|m| GcpError::transport(&method, path_only, m))?;
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        tracing::trace!(%method, api, path = path_only, "calling");
+        let response = request
+            .send()
+            .await
+            .map_err(|e| GcpError::transport(&method, path_only, transport_message(&e)))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = response
+            .text()
+            .await
+            .map_err(|e| GcpError::transport(&method, path_only, transport_message(&e)))?;
+        if !status.is_success() {
+            return Err(GcpError::from_response(
+                &method,
+                path_only,
+                status,
+                retry_after,
+                &text,
+            ));
+        }
+        if text.trim().is_empty() {
+            return Ok(Json::Object(Default::default()));
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            GcpError::transport(&method, path_only, format!("the response is not JSON: {e}"))
+        })
+    }
+
+    /// Polls a Google `Operation` (Resource Manager, Service Usage, Spanner) until
+    /// `done`, with capped backoff; returns its `response`, or its `error` as a failure.
+    pub async fn wait_operation(
+        &self,
+        api: &str,
+        version: &str,
+        operation: Json,
+    ) -> Result<Json, GcpError> {
+        let mut operation = operation;
+        let mut delay = self.options.poll_min;
+        let deadline = tokio::time::Instant::now() + self.options.operation_timeout;
+        loop {
+            let name = operation
+                .get("name")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if operation.get("done").and_then(Json::as_bool) == Some(true) {
+                if let Some(error) = operation.get("error") {
+                    return Err(GcpError {
+                        method: "operation".to_string(),
+                        path: name,
+                        status: error.get("code").and_then(Json::as_u64).map(|c| c as u16),
+                        status_name: None,
+                        reason: None,
+                        message: error
+                            .get("message")
+                            .and_then(Json::as_str)
+                            .unwrap_or("the operation failed")
+                            .to_string(),
+                        retry_after: None,
+                    });
+                }
+                return Ok(operation.get("response").cloned().unwrap_or(Json::Null));
+            }
+            if name.is_empty() {
+                return Err(GcpError::transport(
+                    &Method::GET,
+                    "operation",
+                    "an unfinished operation has no name".to_string(),
+                ));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(GcpError::transport(
+                    &Method::GET,
+                    &name,
+                    "timed out waiting for the operation".to_string(),
+                ));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(self.options.poll_max);
+            operation = match self
+                .call(api, Method::GET, &format!("{version}/{name}"), None)
+                .await
+            {
+                Ok(op) => op,
+                // Right after the call an operation may not be readable yet.
+                Err(e) if e.is_not_found() => operation,
+                Err(e) => return Err(e),
+            };
+        }
+    }
+}
+
+/// Describes a transport failure without the URL (which may carry a query).
+fn transport_message(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the response was cut off"
+    } else {
+        "the connection failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let mut e = Endpoints::default();
+        assert!(e.set("sqladmin", "http://127.0.0.1:9000").is_ok());
+        assert_eq!(e.base("sqladmin"), "http://127.0.0.1:9000/");
+        assert!(e.set("dns", "http://[::1]:9000/").is_ok());
+        assert!(e.set("dns", "http://localhost:9000/").is_ok());
+        assert!(
+            e.set("iam", "http://10.0.0.5:9000")
+                .unwrap_err()
+                .contains("plain HTTP is allowed only on loopback")
+        );
+        assert!(
+            e.set("nope", "https://x/")
+                .unwrap_err()
+                .contains("unknown API")
+        );
+    }
+
+    #[test]
+    fn google_errors_are_read_from_the_envelope() {
+        let body = r#"{"error": {"code": 429, "message": "Quota exceeded.", "status": "RESOURCE_EXHAUSTED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED"},
+                        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2.5s"}]}}"#;
+        let e = GcpError::from_response(
+            &Method::POST,
+            "v3/projects",
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            body,
+        );
+        assert_eq!(e.status_name.as_deref(), Some("RESOURCE_EXHAUSTED"));
+        assert_eq!(e.reason.as_deref(), Some("RATE_LIMIT_EXCEEDED"));
+        assert_eq!(e.retry_after, Some(Duration::from_millis(2500)));
+        assert!(e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "POST v3/projects failed with HTTP 429 RESOURCE_EXHAUSTED: Quota exceeded."
+        );
+        let e = GcpError::from_response(
+            &Method::POST,
+            "v3/projects",
+            StatusCode::CONFLICT,
+            None,
+            r#"{"error": {"code": 409, "message": "Requested entity already exists", "status": "ALREADY_EXISTS"}}"#,
+        );
+        assert!(e.is_already_exists() && !e.is_retryable());
+    }
+}
