@@ -1,4 +1,277 @@
 //! `fake-gcp`: an in-memory fake of the Google Cloud APIs yagura calls, for
 //! tests, examples and benchmarks.
+//!
+//! Each API listens on its own loopback port under Google's own URL paths and JSON.
+//! The first line on stdout maps each API's discovery name to its base URL; then the
+//! server runs until SIGINT, SIGTERM or (with `--exit-on-stdin-eof`) the end of stdin.
+//! Latency, errors, failing operations and eventual-consistency lag come by flag.
+//!
+//! Invariant: nothing here talks to the real Google; no credentials are read.
 
-fn main() {}
+mod billing;
+mod connection;
+mod crm;
+mod errors;
+mod faults;
+mod iam;
+mod operations;
+mod policy;
+mod request;
+mod serviceusage;
+mod world;
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::connection::{Connection, ResettableListener};
+use crate::errors::ApiError;
+use crate::faults::{ApiContext, FaultKind, Faults};
+use crate::world::{Seed, Server, Settings, Shared, World};
+
+/// Builds the routes of one API.
+type RouterFn = fn() -> Router<Shared>;
+
+/// The APIs served, by discovery name, in the order their ports are given out.
+const APIS: &[(&str, RouterFn)] = &[
+    ("cloudresourcemanager", crm::router),
+    ("cloudbilling", billing::router),
+    ("serviceusage", serviceusage::router),
+    ("iam", iam::router),
+];
+
+/// Serve an in-memory fake of the Google Cloud APIs yagura calls
+///
+/// Prints one JSON line mapping each API's discovery name to its base URL, then
+/// serves until interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "fake-gcp")]
+struct Args {
+    /// Host and port to listen on; with port 0 every API gets its own ephemeral port,
+    /// otherwise the APIs take consecutive ports from this one
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+
+    /// JSON file naming the organizations, folders, billing accounts, creator and
+    /// projects that exist from the start; defaults to examples/fleet/yagura.hcl's
+    /// organization 123456789012 and billing account 01ABCD-234567-89EFGH
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+
+    /// Folder that exists in addition to the seed's, by number (can be repeated)
+    #[arg(long, value_name = "NUMBER")]
+    folder: Vec<String>,
+
+    /// Principal granted roles/owner on every project it creates, overriding the
+    /// seed's `creator` [default: user:creator@example.com]
+    #[arg(long, value_name = "PRINCIPAL")]
+    creator: Option<String>,
+
+    /// How long operations take before they are done, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    operation_delay_ms: u64,
+
+    /// Delay added to every call, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+
+    /// Fraction of calls (0 to 1) that get one of the faults named by --faults
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_fraction)]
+    fault_rate: f64,
+
+    /// Faults to inject, comma-separated: 429, 503, reset [default: 429,503,reset]
+    #[arg(
+        long,
+        value_name = "KIND",
+        value_delimiter = ',',
+        default_values = ["429", "503", "reset"],
+        hide_default_value = true
+    )]
+    faults: Vec<FaultKind>,
+
+    /// Fraction of operations (0 to 1) that finish with `error` instead of `response`
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_fraction)]
+    failing_operations: f64,
+
+    /// How long a new service account stays invisible and a just-enabled service
+    /// unusable, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    consistency_lag_ms: u64,
+
+    /// Seed of the fault dice, for runs that replay the same faults [default: the clock]
+    #[arg(long, value_name = "S")]
+    seed_rng: Option<u64>,
+
+    /// Exit when stdin reaches end of file, so a test's server dies with the test
+    #[arg(long)]
+    exit_on_stdin_eof: bool,
+
+    /// Log every request (method, path, status) to stderr
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    let fraction: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    if (0.0..=1.0).contains(&fraction) {
+        Ok(fraction)
+    } else {
+        Err(format!("{fraction} is not between 0 and 1"))
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.verbose {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("fake-gcp: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(args));
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("fake-gcp: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let mut seed = match &args.seed {
+        Some(path) => Seed::load(path)?,
+        None => Seed::fleet_default(),
+    };
+    seed.folders.extend(args.folder);
+    if let Some(creator) = args.creator {
+        seed.creator = Some(creator);
+    }
+    let rng_seed = args.seed_rng.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64
+    });
+    let settings = Settings {
+        operation_delay: Duration::from_millis(args.operation_delay_ms),
+        consistency_lag: Duration::from_millis(args.consistency_lag_ms),
+    };
+    let world = World::new(settings, seed, args.failing_operations, rng_seed)?;
+    let faults = Faults::new(
+        Duration::from_millis(args.latency_ms),
+        args.fault_rate,
+        args.faults,
+        rng_seed,
+    );
+    let server = Server::new(world, faults);
+
+    let mut base_urls = serde_json::Map::new();
+    let mut servers = JoinSet::new();
+    for (index, (api, router)) in APIS.iter().enumerate() {
+        let port = match args.listen.port() {
+            0 => 0,
+            first => first
+                .checked_add(index as u16)
+                .ok_or_else(|| format!("no port left for {api} after {first}"))?,
+        };
+        let address = SocketAddr::new(args.listen.ip(), port);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|error| format!("cannot listen on {address} for {api}: {error}"))?;
+        let local = listener
+            .local_addr()
+            .map_err(|error| format!("cannot read the address of {api}'s listener: {error}"))?;
+        base_urls.insert((*api).to_owned(), format!("http://{local}/").into());
+        let context = ApiContext {
+            server: server.clone(),
+            api,
+        };
+        let app = router()
+            .fallback(method_not_found)
+            .method_not_allowed_fallback(method_not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                context,
+                faults::middleware,
+            ))
+            .with_state(server.clone());
+        let service = app.into_make_service_with_connect_info::<Connection>();
+        servers.spawn(async move {
+            axum::serve(ResettableListener::new(listener), service)
+                .await
+                .map_err(|error| format!("{api} stopped serving: {error}"))
+        });
+    }
+
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", serde_json::Value::Object(base_urls))
+        .and_then(|()| stdout.flush())
+        .map_err(|error| format!("cannot print the base URLs: {error}"))?;
+    drop(stdout);
+
+    tokio::select! {
+        () = shutdown_requested(args.exit_on_stdin_eof) => Ok(()),
+        Some(joined) = servers.join_next() => match joined {
+            Ok(Ok(())) => Err("a server stopped unexpectedly".to_owned()),
+            Ok(Err(message)) => Err(message),
+            Err(error) => Err(format!("a server task failed: {error}")),
+        },
+    }
+}
+
+/// Google answers an unknown path or method with a 404 in its envelope.
+async fn method_not_found() -> ApiError {
+    ApiError::not_found("Method not found.")
+}
+
+/// Completes on SIGINT, SIGTERM, or the end of stdin when asked to watch it.
+async fn shutdown_requested(exit_on_stdin_eof: bool) {
+    let stdin_closed = async {
+        if !exit_on_stdin_eof {
+            return std::future::pending().await;
+        }
+        let (closed, closed_receiver) = tokio::sync::oneshot::channel();
+        // Tokio's stdin needs a feature we do not enable, and a blocking read in a
+        // plain thread is all this needs; the thread dies with the process.
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = closed.send(());
+        });
+        let _ = closed_receiver.await;
+    };
+    let terminated = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminated => {}
+        () = stdin_closed => {}
+    }
+}
