@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 use yagura::lang::Value;
+use yagura::providers::Provider;
 use yagura::providers::gcp::{
     ClientOptions, DefaultCredentials, Endpoints, GcpClient, GcpProvider,
 };
-use yagura::providers::Provider;
 
 /// A running fake-gcp, killed when dropped.
 struct Fake {

@@ -422,6 +422,20 @@ impl GcpClient {
         })
     }
 
+    /// Makes a call that returns a Google `Operation` and waits for it; `version`
+    /// is the API's path prefix for operations (`v1`, `v3`).
+    pub async fn call_and_wait(
+        &self,
+        api: &str,
+        version: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Json>,
+    ) -> Result<Json, GcpError> {
+        let operation = self.call(api, method, path, body).await?;
+        self.wait_operation(api, version, operation).await
+    }
+
     /// Polls a Google `Operation` (Resource Manager, Service Usage, Spanner) until
     /// `done`, with capped backoff; returns its `response`, or its `error` as a failure.
     pub async fn wait_operation(

@@ -241,17 +241,14 @@ pub(super) async fn update_project(
             != empty_as_null(labels.clone())
     {
         let body = json!({ "displayName": display_name, "labels": labels });
-        let operation = client
-            .call(
+        client
+            .call_and_wait(
                 CRM,
+                "v3",
                 Method::PATCH,
                 &format!("v3/projects/{project_id}?updateMask=displayName,labels"),
                 Some(&body),
             )
-            .await
-            .map_err(|e| api_error(T, e))?;
-        client
-            .wait_operation(CRM, "v3", operation)
             .await
             .map_err(|e| api_error(T, e))?;
     }
@@ -261,17 +258,14 @@ pub(super) async fn update_project(
     let parent = planned_parent(planned);
     if let Some(parent) = parent.filter(|p| Some(p) != stored_parent.as_ref()) {
         // A new parent moves the project; it is never replaced.
-        let operation = client
-            .call(
+        client
+            .call_and_wait(
                 CRM,
+                "v3",
                 Method::POST,
                 &format!("v3/projects/{project_id}:move"),
                 Some(&json!({ "destinationParent": parent })),
             )
-            .await
-            .map_err(|e| api_error(T, e))?;
-        client
-            .wait_operation(CRM, "v3", operation)
             .await
             .map_err(|e| api_error(T, e))?;
     }
@@ -415,17 +409,14 @@ pub(super) async fn enable_service(
     ) else {
         return Err(invalid(T, "`project` and `service` must be known"));
     };
-    let operation = client
-        .call(
+    client
+        .call_and_wait(
             SERVICE_USAGE,
+            "v1",
             Method::POST,
             &format!("v1/projects/{project}/services/{service}:enable"),
             Some(&json!({})),
         )
-        .await
-        .map_err(|e| api_error(T, e))?;
-    client
-        .wait_operation(SERVICE_USAGE, "v1", operation)
         .await
         .map_err(|e| api_error(T, e))?;
     Ok(service_object(
