@@ -167,7 +167,11 @@ impl GcpError {
         body: &str,
     ) -> GcpError {
         let envelope: Json = serde_json::from_str(body).unwrap_or(Json::Null);
-        let error = envelope.get("error");
+        // Google's front ends wrap the status in `error`; the Spanner emulator's
+        // gateway returns a bare `google.rpc.Status` with a gRPC code.
+        let error = envelope
+            .get("error")
+            .or_else(|| envelope.get("message").map(|_| &envelope));
         let message = error
             .and_then(|e| e.get("message"))
             .and_then(Json::as_str)
@@ -186,7 +190,15 @@ impl GcpError {
         let status_name = error
             .and_then(|e| e.get("status"))
             .and_then(Json::as_str)
-            .map(str::to_string);
+            .map(str::to_string)
+            .or_else(|| {
+                let bare = envelope.get("error").is_none();
+                let code = error
+                    .and_then(|e| e.get("code"))
+                    .and_then(Json::as_u64)
+                    .filter(|_| bare)?;
+                grpc_code_name(code).map(str::to_string)
+            });
         let details = error
             .and_then(|e| e.get("details"))
             .and_then(Json::as_array);
@@ -498,6 +510,29 @@ impl GcpClient {
             };
         }
     }
+}
+
+/// The canonical name of a gRPC status code.
+fn grpc_code_name(code: u64) -> Option<&'static str> {
+    Some(match code {
+        1 => "CANCELLED",
+        2 => "UNKNOWN",
+        3 => "INVALID_ARGUMENT",
+        4 => "DEADLINE_EXCEEDED",
+        5 => "NOT_FOUND",
+        6 => "ALREADY_EXISTS",
+        7 => "PERMISSION_DENIED",
+        8 => "RESOURCE_EXHAUSTED",
+        9 => "FAILED_PRECONDITION",
+        10 => "ABORTED",
+        11 => "OUT_OF_RANGE",
+        12 => "UNIMPLEMENTED",
+        13 => "INTERNAL",
+        14 => "UNAVAILABLE",
+        15 => "DATA_LOSS",
+        16 => "UNAUTHENTICATED",
+        _ => return None,
+    })
 }
 
 /// Describes a transport failure without the URL (which may carry a query).

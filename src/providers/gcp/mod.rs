@@ -3,6 +3,7 @@
 
 pub mod client;
 mod project;
+mod spanner;
 
 use std::sync::Arc;
 
@@ -24,7 +25,13 @@ impl GcpProvider {
 
     /// Whether this build implements the type.
     pub fn supports(type_name: &str) -> bool {
-        matches!(type_name, "google_project" | "google_project_service")
+        matches!(
+            type_name,
+            "google_project"
+                | "google_project_service"
+                | "google_spanner_instance"
+                | "google_spanner_database"
+        )
     }
 }
 
@@ -80,6 +87,8 @@ impl Provider for GcpProvider {
             let read = match type_name {
                 "google_project" => project::read_project(&self.client, stored).await,
                 "google_project_service" => project::read_service(&self.client, stored).await,
+                "google_spanner_instance" => spanner::read_instance(&self.client, stored).await,
+                "google_spanner_database" => spanner::read_database(&self.client, stored).await,
                 _ => return Err(unsupported(type_name, "read")),
             };
             read.map_err(|e| api_error(type_name, e))
@@ -95,6 +104,8 @@ impl Provider for GcpProvider {
             match type_name {
                 "google_project" => project::create_project(&self.client, planned).await,
                 "google_project_service" => project::enable_service(&self.client, planned).await,
+                "google_spanner_instance" => spanner::create_instance(&self.client, planned).await,
+                "google_spanner_database" => spanner::create_database(&self.client, planned).await,
                 _ => Err(unsupported(type_name, "create")),
             }
         })
@@ -110,6 +121,12 @@ impl Provider for GcpProvider {
             match type_name {
                 "google_project" => project::update_project(&self.client, stored, planned).await,
                 "google_project_service" => Ok(project::service_object(planned, stored)),
+                "google_spanner_instance" => {
+                    spanner::update_instance(&self.client, stored, planned).await
+                }
+                "google_spanner_database" => {
+                    spanner::update_database(&self.client, stored, planned).await
+                }
                 _ => Err(unsupported(type_name, "update")),
             }
         })
@@ -124,6 +141,8 @@ impl Provider for GcpProvider {
             match type_name {
                 "google_project" => project::delete_project(&self.client, stored).await,
                 "google_project_service" => project::disable_service(&self.client, stored).await,
+                "google_spanner_instance" => spanner::delete_instance(&self.client, stored).await,
+                "google_spanner_database" => spanner::delete_database(&self.client, stored).await,
                 _ => Err(unsupported(type_name, "delete")),
             }
         })
@@ -134,6 +153,8 @@ impl Provider for GcpProvider {
             match type_name {
                 "google_project" => project::import_project(&self.client, id).await,
                 "google_project_service" => project::import_service(&self.client, id).await,
+                "google_spanner_instance" => spanner::import_instance(&self.client, id).await,
+                "google_spanner_database" => spanner::import_database(&self.client, id).await,
                 _ => Err(unsupported(type_name, "import")),
             }
         })

@@ -1,0 +1,635 @@
+//! `google_spanner_instance` and `google_spanner_database` (Spanner v1).
+
+use reqwest::Method;
+use serde_json::{Map, Value as Json, json};
+use sha2::{Digest, Sha256};
+
+use super::{GcpClient, GcpError, api_error, planned_bool, planned_map, planned_str, stored_str};
+use crate::lang::Value;
+use crate::providers::{ProviderError, RemoteObject};
+
+const SPANNER: &str = "spanner";
+
+fn invalid(type_name: &str, message: impl Into<String>) -> ProviderError {
+    ProviderError::Invalid {
+        type_name: type_name.to_string(),
+        message: message.into(),
+    }
+}
+
+fn planned_number(planned: &Value, name: &str) -> Option<i64> {
+    planned
+        .get_attr(name)
+        .and_then(Value::as_number)
+        .and_then(|n| n.as_i64())
+}
+
+fn json_number(v: Option<&Json>) -> Option<i64> {
+    v.and_then(|v| {
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    })
+}
+
+/// Spanner reports a missing instance or database as NOT_FOUND (and the
+/// emulator's gateway as a 500 it cannot serialise); both read as gone.
+fn is_gone(e: &GcpError) -> bool {
+    e.is_not_found() || e.status_name.as_deref() == Some("NOT_FOUND")
+}
+
+/// The stored attributes of an instance; capacity is reported the way the
+/// configuration states it (nodes or processing units), so neither drifts.
+fn instance_object(
+    instance: &Json,
+    project: &str,
+    name: &str,
+    uses_nodes: bool,
+    force_destroy: bool,
+) -> RemoteObject {
+    let config = instance
+        .get("config")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
+    let config = config.rsplit('/').next().unwrap_or(config);
+    let nodes = json_number(instance.get("nodeCount"));
+    let units = json_number(instance.get("processingUnits"));
+    let mut attrs = Map::new();
+    attrs.insert("project".into(), json!(project));
+    attrs.insert("name".into(), json!(name));
+    attrs.insert("config".into(), json!(config));
+    attrs.insert(
+        "display_name".into(),
+        instance.get("displayName").cloned().unwrap_or(Json::Null),
+    );
+    attrs.insert(
+        "num_nodes".into(),
+        if uses_nodes { json!(nodes) } else { Json::Null },
+    );
+    attrs.insert(
+        "processing_units".into(),
+        if uses_nodes { Json::Null } else { json!(units) },
+    );
+    let labels = match instance.get("labels") {
+        Some(Json::Object(m)) if !m.is_empty() => Json::Object(m.clone()),
+        _ => Json::Null,
+    };
+    attrs.insert("labels".into(), labels);
+    attrs.insert("force_destroy".into(), json!(force_destroy));
+    attrs.insert(
+        "state".into(),
+        instance.get("state").cloned().unwrap_or(Json::Null),
+    );
+    attrs.insert("id".into(), json!(format!("{project}/{name}")));
+    RemoteObject {
+        provider_id: Some(format!("projects/{project}/instances/{name}")),
+        attributes: attrs,
+    }
+}
+
+async fn get_instance(
+    client: &GcpClient,
+    project: &str,
+    name: &str,
+) -> Result<Option<Json>, GcpError> {
+    match client
+        .call(
+            SPANNER,
+            Method::GET,
+            &format!("v1/projects/{project}/instances/{name}"),
+            None,
+        )
+        .await
+    {
+        Ok(i) => Ok(Some(i)),
+        Err(e) if is_gone(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) async fn read_instance(
+    client: &GcpClient,
+    stored: &RemoteObject,
+) -> Result<Option<RemoteObject>, GcpError> {
+    let (Some(project), Some(name)) = (stored_str(stored, "project"), stored_str(stored, "name"))
+    else {
+        return Ok(None);
+    };
+    let uses_nodes = stored
+        .attributes
+        .get("num_nodes")
+        .is_some_and(|n| !n.is_null());
+    let force_destroy = stored
+        .attributes
+        .get("force_destroy")
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    Ok(get_instance(client, project, name)
+        .await?
+        .map(|i| instance_object(&i, project, name, uses_nodes, force_destroy)))
+}
+
+pub(super) async fn create_instance(
+    client: &GcpClient,
+    planned: &Value,
+) -> Result<RemoteObject, ProviderError> {
+    const T: &str = "google_spanner_instance";
+    let (Some(project), Some(name), Some(config)) = (
+        planned_str(planned, "project"),
+        planned_str(planned, "name"),
+        planned_str(planned, "config"),
+    ) else {
+        return Err(invalid(T, "`project`, `name` and `config` must be known"));
+    };
+    let mut instance = json!({
+        "config": format!("projects/{project}/instanceConfigs/{config}"),
+        "displayName": planned_str(planned, "display_name").unwrap_or(name),
+        "labels": planned_map(planned, "labels"),
+    });
+    let nodes = planned_number(planned, "num_nodes");
+    match (nodes, planned_number(planned, "processing_units")) {
+        (Some(n), _) => instance["nodeCount"] = json!(n),
+        (None, Some(u)) => instance["processingUnits"] = json!(u),
+        (None, None) => instance["nodeCount"] = json!(1),
+    }
+    let body = json!({ "instanceId": name, "instance": instance });
+    let created = match client
+        .call_and_wait(
+            SPANNER,
+            "v1",
+            Method::POST,
+            &format!("v1/projects/{project}/instances"),
+            Some(&body),
+        )
+        .await
+    {
+        Ok(i) => i,
+        Err(e) if e.is_already_exists() => {
+            // Adopt only an instance that is exactly the one requested.
+            let existing = get_instance(client, project, name)
+                .await
+                .map_err(|e| api_error(T, e))?;
+            match existing {
+                Some(i)
+                    if i.get("displayName") == instance.get("displayName")
+                        && i.get("config").and_then(Json::as_str)
+                            == instance["config"].as_str() =>
+                {
+                    i
+                }
+                _ => {
+                    return Err(invalid(
+                        T,
+                        format!(
+                            "an instance named {name:?} already exists in {project} and is not the one requested"
+                        ),
+                    ));
+                }
+            }
+        }
+        Err(e) => return Err(api_error(T, e)),
+    };
+    let uses_nodes = nodes.is_some() || planned_number(planned, "processing_units").is_none();
+    let force_destroy = planned_bool(planned, "force_destroy", false);
+    Ok(instance_object(
+        &created,
+        project,
+        name,
+        uses_nodes,
+        force_destroy,
+    ))
+}
+
+pub(super) async fn update_instance(
+    client: &GcpClient,
+    stored: &RemoteObject,
+    planned: &Value,
+) -> Result<RemoteObject, ProviderError> {
+    const T: &str = "google_spanner_instance";
+    let (Some(project), Some(name)) = (stored_str(stored, "project"), stored_str(stored, "name"))
+    else {
+        return Err(invalid(T, "the stored instance has no project or name"));
+    };
+    let mut instance = json!({
+        "name": format!("projects/{project}/instances/{name}"),
+        "displayName": planned_str(planned, "display_name").unwrap_or(name),
+        "labels": planned_map(planned, "labels"),
+    });
+    let mut mask = vec!["displayName", "labels"];
+    match (
+        planned_number(planned, "num_nodes"),
+        planned_number(planned, "processing_units"),
+    ) {
+        (Some(n), _) => {
+            instance["nodeCount"] = json!(n);
+            mask.push("nodeCount");
+        }
+        (None, Some(u)) => {
+            instance["processingUnits"] = json!(u);
+            mask.push("processingUnits");
+        }
+        (None, None) => {}
+    }
+    // The field mask lives in the body and is mandatory.
+    let body = json!({ "instance": instance, "fieldMask": mask.join(",") });
+    client
+        .call_and_wait(
+            SPANNER,
+            "v1",
+            Method::PATCH,
+            &format!("v1/projects/{project}/instances/{name}"),
+            Some(&body),
+        )
+        .await
+        .map_err(|e| api_error(T, e))?;
+    let mut object = read_instance(client, stored)
+        .await
+        .map_err(|e| api_error(T, e))?
+        .ok_or_else(|| invalid(T, format!("instance {name} disappeared during the update")))?;
+    object.attributes.insert(
+        "force_destroy".into(),
+        json!(planned_bool(planned, "force_destroy", false)),
+    );
+    Ok(object)
+}
+
+pub(super) async fn delete_instance(
+    client: &GcpClient,
+    stored: &RemoteObject,
+) -> Result<(), ProviderError> {
+    const T: &str = "google_spanner_instance";
+    let (Some(project), Some(name)) = (stored_str(stored, "project"), stored_str(stored, "name"))
+    else {
+        return Err(invalid(T, "the stored instance has no project or name"));
+    };
+    match client
+        .call(
+            SPANNER,
+            Method::DELETE,
+            &format!("v1/projects/{project}/instances/{name}"),
+            None,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_gone(&e) => Ok(()),
+        Err(e) => Err(api_error(T, e)),
+    }
+}
+
+pub(super) async fn import_instance(
+    client: &GcpClient,
+    id: &str,
+) -> Result<RemoteObject, ProviderError> {
+    const T: &str = "google_spanner_instance";
+    let (project, name) = split_two(id, "instances")
+        .ok_or_else(|| invalid(T, format!("{id:?} is not PROJECT/INSTANCE")))?;
+    let instance = get_instance(client, project, name)
+        .await
+        .map_err(|e| api_error(T, e))?
+        .ok_or_else(|| invalid(T, format!("instance {name} does not exist in {project}")))?;
+    let uses_nodes = instance
+        .get("processingUnits")
+        .and_then(|u| json_number(Some(u)))
+        .is_none_or(|u| u % 1000 == 0);
+    Ok(instance_object(&instance, project, name, uses_nodes, false))
+}
+
+/// Splits `P/N` or `projects/P/<kind>/N`.
+fn split_two<'a>(id: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
+    let parts: Vec<&str> = id.split('/').collect();
+    match parts.as_slice() {
+        [p, n] => Some((p, n)),
+        ["projects", p, k, n] if *k == kind => Some((p, n)),
+        _ => None,
+    }
+}
+
+fn database_path(project: &str, instance: &str, name: &str) -> String {
+    format!("v1/projects/{project}/instances/{instance}/databases/{name}")
+}
+
+/// The DDL a database's `version_retention_period` stands for.
+fn retention_statement(name: &str, period: &str) -> String {
+    format!("ALTER DATABASE `{name}` SET OPTIONS (version_retention_period = '{period}')")
+}
+
+/// Applies DDL statements with an operation id derived from them, so that a
+/// replayed request is recognised instead of applied twice.
+async fn update_ddl(client: &GcpClient, path: &str, statements: &[String]) -> Result<(), GcpError> {
+    if statements.is_empty() {
+        return Ok(());
+    }
+    let mut hasher = Sha256::new();
+    for statement in statements {
+        hasher.update(statement.as_bytes());
+        hasher.update([0]);
+    }
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let body = json!({ "statements": statements, "operationId": format!("yagura_{digest}") });
+    match client
+        .call_and_wait(
+            SPANNER,
+            "v1",
+            Method::PATCH,
+            &format!("{path}/ddl"),
+            Some(&body),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_already_exists() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn planned_ddl(planned: &Value) -> Vec<String> {
+    planned
+        .get_attr("ddl")
+        .and_then(Value::as_sequence)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn database_object(planned: &Value, state: Option<&Json>) -> RemoteObject {
+    let project = planned_str(planned, "project").unwrap_or_default();
+    let instance = planned_str(planned, "instance").unwrap_or_default();
+    let name = planned_str(planned, "name").unwrap_or_default();
+    let ddl = planned_ddl(planned);
+    let mut attrs = Map::new();
+    attrs.insert("project".into(), json!(project));
+    attrs.insert("instance".into(), json!(instance));
+    attrs.insert("name".into(), json!(name));
+    attrs.insert(
+        "ddl".into(),
+        if ddl.is_empty() {
+            Json::Null
+        } else {
+            json!(ddl)
+        },
+    );
+    attrs.insert(
+        "database_dialect".into(),
+        planned
+            .get_attr("database_dialect")
+            .map_or(Json::Null, Value::to_json),
+    );
+    attrs.insert(
+        "version_retention_period".into(),
+        planned
+            .get_attr("version_retention_period")
+            .map_or(Json::Null, Value::to_json),
+    );
+    attrs.insert(
+        "deletion_protection".into(),
+        json!(planned_bool(planned, "deletion_protection", true)),
+    );
+    attrs.insert("state".into(), state.cloned().unwrap_or(Json::Null));
+    attrs.insert("id".into(), json!(format!("{project}/{instance}/{name}")));
+    RemoteObject {
+        provider_id: Some(format!(
+            "projects/{project}/instances/{instance}/databases/{name}"
+        )),
+        attributes: attrs,
+    }
+}
+
+pub(super) async fn create_database(
+    client: &GcpClient,
+    planned: &Value,
+) -> Result<RemoteObject, ProviderError> {
+    const T: &str = "google_spanner_database";
+    let (Some(project), Some(instance), Some(name)) = (
+        planned_str(planned, "project"),
+        planned_str(planned, "instance"),
+        planned_str(planned, "name"),
+    ) else {
+        return Err(invalid(T, "`project`, `instance` and `name` must be known"));
+    };
+    let dialect = planned_str(planned, "database_dialect").unwrap_or("GOOGLE_STANDARD_SQL");
+    let create_statement = if dialect == "POSTGRESQL" {
+        format!("CREATE DATABASE \"{name}\"")
+    } else {
+        format!("CREATE DATABASE `{name}`")
+    };
+    let body = json!({ "createStatement": create_statement, "databaseDialect": dialect });
+    let path = database_path(project, instance, name);
+    let created = client
+        .call_and_wait(
+            SPANNER,
+            "v1",
+            Method::POST,
+            &format!("v1/projects/{project}/instances/{instance}/databases"),
+            Some(&body),
+        )
+        .await;
+    match created {
+        Ok(_) => {}
+        // A lost create replayed: the database exists; the DDL below is idempotent by operation id.
+        Err(e) if e.is_already_exists() => {}
+        Err(e) => return Err(api_error(T, e)),
+    }
+    // DDL is applied after creation, as Terraform does: the PostgreSQL dialect
+    // rejects extra statements in the create request.
+    let mut statements = planned_ddl(planned);
+    if let Some(period) = planned_str(planned, "version_retention_period") {
+        statements.push(retention_statement(name, period));
+    }
+    update_ddl(client, &path, &statements)
+        .await
+        .map_err(|e| api_error(T, e))?;
+    let database = client
+        .call(SPANNER, Method::GET, &path, None)
+        .await
+        .map_err(|e| api_error(T, e))?;
+    Ok(database_object(planned, database.get("state")))
+}
+
+pub(super) async fn read_database(
+    client: &GcpClient,
+    stored: &RemoteObject,
+) -> Result<Option<RemoteObject>, GcpError> {
+    let (Some(project), Some(instance), Some(name)) = (
+        stored_str(stored, "project"),
+        stored_str(stored, "instance"),
+        stored_str(stored, "name"),
+    ) else {
+        return Ok(None);
+    };
+    let path = database_path(project, instance, name);
+    let database = match client.call(SPANNER, Method::GET, &path, None).await {
+        Ok(d) => d,
+        Err(e) if is_gone(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // Spanner reformats DDL, so statements cannot be compared as text: the stored
+    // statements stand as long as the database holds at least as many.
+    let ddl = client
+        .call(SPANNER, Method::GET, &format!("{path}/ddl"), None)
+        .await?;
+    let live = ddl
+        .get("statements")
+        .and_then(Json::as_array)
+        .map_or(0, Vec::len);
+    let mut object = stored.clone();
+    let stored_ddl = stored
+        .attributes
+        .get("ddl")
+        .and_then(Json::as_array)
+        .map_or(0, Vec::len);
+    if live < stored_ddl {
+        object.attributes.insert(
+            "ddl".into(),
+            json!(ddl.get("statements").cloned().unwrap_or(json!([]))),
+        );
+    }
+    object.attributes.insert(
+        "state".into(),
+        database.get("state").cloned().unwrap_or(Json::Null),
+    );
+    if let Some(period) = database.get("versionRetentionPeriod") {
+        object
+            .attributes
+            .insert("version_retention_period".into(), period.clone());
+    }
+    Ok(Some(object))
+}
+
+pub(super) async fn update_database(
+    client: &GcpClient,
+    stored: &RemoteObject,
+    planned: &Value,
+) -> Result<RemoteObject, ProviderError> {
+    const T: &str = "google_spanner_database";
+    let (Some(project), Some(instance), Some(name)) = (
+        stored_str(stored, "project"),
+        stored_str(stored, "instance"),
+        stored_str(stored, "name"),
+    ) else {
+        return Err(invalid(
+            T,
+            "the stored database has no project, instance or name",
+        ));
+    };
+    let stored_ddl: Vec<String> = stored
+        .attributes
+        .get("ddl")
+        .and_then(Json::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ddl = planned_ddl(planned);
+    if ddl.len() < stored_ddl.len() || ddl[..stored_ddl.len()] != stored_ddl[..] {
+        return Err(invalid(
+            T,
+            "applied DDL statements cannot change; only appended statements are applied",
+        ));
+    }
+    let mut statements: Vec<String> = ddl[stored_ddl.len()..].to_vec();
+    let period = planned_str(planned, "version_retention_period");
+    if period.is_some() && period != stored_str(stored, "version_retention_period") {
+        statements.push(retention_statement(name, period.unwrap_or_default()));
+    }
+    let path = database_path(project, instance, name);
+    update_ddl(client, &path, &statements)
+        .await
+        .map_err(|e| api_error(T, e))?;
+    Ok(database_object(planned, stored.attributes.get("state")))
+}
+
+pub(super) async fn delete_database(
+    client: &GcpClient,
+    stored: &RemoteObject,
+) -> Result<(), ProviderError> {
+    const T: &str = "google_spanner_database";
+    let (Some(project), Some(instance), Some(name)) = (
+        stored_str(stored, "project"),
+        stored_str(stored, "instance"),
+        stored_str(stored, "name"),
+    ) else {
+        return Err(invalid(
+            T,
+            "the stored database has no project, instance or name",
+        ));
+    };
+    if stored
+        .attributes
+        .get("deletion_protection")
+        .and_then(Json::as_bool)
+        != Some(false)
+    {
+        return Err(invalid(
+            T,
+            format!(
+                "database {name} has deletion_protection on; set `deletion_protection = false` and apply before destroying it"
+            ),
+        ));
+    }
+    match client
+        .call(
+            SPANNER,
+            Method::DELETE,
+            &database_path(project, instance, name),
+            None,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_gone(&e) => Ok(()),
+        Err(e) => Err(api_error(T, e)),
+    }
+}
+
+pub(super) async fn import_database(
+    client: &GcpClient,
+    id: &str,
+) -> Result<RemoteObject, ProviderError> {
+    const T: &str = "google_spanner_database";
+    let parts: Vec<&str> = id.split('/').collect();
+    let (project, instance, name) = match parts.as_slice() {
+        [p, i, n] => (*p, *i, *n),
+        ["projects", p, "instances", i, "databases", n] => (*p, *i, *n),
+        _ => {
+            return Err(invalid(
+                T,
+                format!("{id:?} is not PROJECT/INSTANCE/DATABASE"),
+            ));
+        }
+    };
+    let path = database_path(project, instance, name);
+    let database = client
+        .call(SPANNER, Method::GET, &path, None)
+        .await
+        .map_err(|e| api_error(T, e))?;
+    let ddl = client
+        .call(SPANNER, Method::GET, &format!("{path}/ddl"), None)
+        .await
+        .map_err(|e| api_error(T, e))?;
+    let planned = Value::Object(
+        [
+            ("project".to_string(), Value::string(project)),
+            ("instance".to_string(), Value::string(instance)),
+            ("name".to_string(), Value::string(name)),
+            (
+                "ddl".to_string(),
+                Value::from_json(ddl.get("statements").unwrap_or(&Json::Null)),
+            ),
+            ("deletion_protection".to_string(), Value::Bool(true)),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    Ok(database_object(&planned, database.get("state")))
+}
