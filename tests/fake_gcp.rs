@@ -127,6 +127,71 @@ impl FakeGcp {
         let operation = self.wait("cloudresourcemanager", "v3", answer.body).await;
         operation["response"].clone()
     }
+
+    /// Creates a project linked to the seeded billing account with `service` enabled.
+    async fn create_project_with_service(&self, project_id: &str, service: &str) -> String {
+        let project = self.create_project(project_id).await;
+        let linked = self
+            .call(
+                Method::PUT,
+                "cloudbilling",
+                &format!("v1/projects/{project_id}/billingInfo"),
+                Some(json!({"billingAccountName": BILLING_ACCOUNT})),
+            )
+            .await;
+        assert_eq!(linked.status, StatusCode::OK, "{}", linked.body);
+        let enable = self
+            .post(
+                "serviceusage",
+                &format!("v1/projects/{project_id}/services/{service}:enable"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(enable.status, StatusCode::OK, "{}", enable.body);
+        self.wait("serviceusage", "v1", enable.body).await;
+        project["name"]
+            .as_str()
+            .and_then(|name| name.strip_prefix("projects/"))
+            .expect("a project is named projects/NUMBER")
+            .to_owned()
+    }
+
+    /// Polls a Cloud SQL `sql#operation` until its status is `DONE`.
+    async fn wait_sql(&self, project: &str, operation: Value) -> Value {
+        let mut operation = operation;
+        for _ in 0..500 {
+            if operation["status"] == "DONE" {
+                return operation;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let name = operation["name"].as_str().expect("an operation has a name");
+            let answer = self
+                .get(
+                    "sqladmin",
+                    &format!("v1/projects/{project}/operations/{name}"),
+                )
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+            operation = answer.body;
+        }
+        panic!("operation never finished: {operation}");
+    }
+
+    /// Sends a Cloud SQL mutation, expects an operation and waits until it succeeds.
+    async fn sql_done(&self, method: Method, project: &str, path: &str, body: Option<Value>) {
+        let answer = self.call(method, "sqladmin", path, body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert_eq!(answer.body["kind"], "sql#operation");
+        let done = self.wait_sql(project, answer.body).await;
+        assert_eq!(done["error"], Value::Null, "{done}");
+    }
+}
+
+/// Writes a `--seed` file, deleted when the returned handle drops.
+fn seed_file(seed: Value) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().expect("a temporary file");
+    std::io::Write::write_all(&mut file, seed.to_string().as_bytes()).expect("the seed is written");
+    file
 }
 
 #[tokio::test]
@@ -658,6 +723,693 @@ async fn just_enabled_service_answers_service_disabled_during_the_lag() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(status, StatusCode::OK, "usable once the lag has passed");
+}
+
+#[tokio::test]
+async fn sql_instance_lifecycle() {
+    let fake = FakeGcp::start(&["--operation-delay-ms", "200"]);
+    fake.create_project_with_service("acme-sql-dev", "sqladmin.googleapis.com")
+        .await;
+    let instances = "v1/projects/acme-sql-dev/instances";
+    let instance = "v1/projects/acme-sql-dev/instances/payments-pg";
+    let created = fake
+        .post(
+            "sqladmin",
+            instances,
+            json!({"name": "payments-pg", "region": "europe-west1", "databaseVersion": "POSTGRES_16",
+                   "rootPassword": "hunter2",
+                   "settings": {"tier": "db-custom-1-3840", "dataDiskSizeGb": 20,
+                                "deletionProtectionEnabled": true,
+                                "userLabels": {"team": "payments"},
+                                "databaseFlags": [{"name": "max_connections", "value": "100"}]}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let operation = &created.body;
+    assert_eq!(operation["status"], "PENDING");
+    assert_eq!(operation["operationType"], "CREATE");
+    assert_eq!(operation["targetId"], "payments-pg");
+    assert_eq!(
+        operation["targetLink"],
+        "https://sqladmin.googleapis.com/v1/projects/acme-sql-dev/instances/payments-pg"
+    );
+    let pending = fake.get("sqladmin", instance).await;
+    assert_eq!(pending.body["state"], "PENDING_CREATE");
+
+    let done = fake.wait_sql("acme-sql-dev", created.body).await;
+    assert_eq!(done["error"], Value::Null, "{done}");
+    assert!(done["endTime"].is_string());
+    let running = fake.get("sqladmin", instance).await.body;
+    assert_eq!(running["kind"], "sql#instance");
+    assert_eq!(running["state"], "RUNNABLE");
+    assert_eq!(
+        running["connectionName"],
+        "acme-sql-dev:europe-west1:payments-pg"
+    );
+    assert_eq!(running["ipAddresses"][0]["type"], "PRIMARY");
+    assert_eq!(
+        running["settings"]["dataDiskSizeGb"], "20",
+        "an int64 as a string"
+    );
+    assert_eq!(running["settings"]["settingsVersion"], "1");
+    assert_eq!(running["settings"]["availabilityType"], "ZONAL");
+    assert_eq!(running["rootPassword"], Value::Null);
+
+    let taken = fake
+        .post(
+            "sqladmin",
+            instances,
+            json!({"name": "payments-pg", "settings": {"tier": "db-f1-micro"}}),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert_eq!(
+        taken.body["error"]["errors"][0]["reason"],
+        "instanceAlreadyExists"
+    );
+
+    fake.sql_done(
+        Method::PATCH,
+        "acme-sql-dev",
+        instance,
+        Some(json!({"settings": {"tier": "db-custom-2-7680"}})),
+    )
+    .await;
+    let patched = fake.get("sqladmin", instance).await.body;
+    assert_eq!(patched["settings"]["tier"], "db-custom-2-7680");
+    assert_eq!(
+        patched["settings"]["userLabels"],
+        json!({"team": "payments"}),
+        "PATCH keeps what it does not send"
+    );
+    assert_eq!(patched["settings"]["settingsVersion"], "2");
+
+    let shrink = fake
+        .call(
+            Method::PATCH,
+            "sqladmin",
+            instance,
+            Some(json!({"settings": {"dataDiskSizeGb": "10"}})),
+        )
+        .await;
+    assert_eq!(shrink.status, StatusCode::BAD_REQUEST, "{}", shrink.body);
+
+    let protected = fake.call(Method::DELETE, "sqladmin", instance, None).await;
+    assert_eq!(
+        protected.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        protected.body
+    );
+    assert!(
+        protected.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deletion protection")
+    );
+    fake.sql_done(
+        Method::PATCH,
+        "acme-sql-dev",
+        instance,
+        Some(json!({"settings": {"deletionProtectionEnabled": false}})),
+    )
+    .await;
+    fake.sql_done(Method::DELETE, "acme-sql-dev", instance, None)
+        .await;
+    let gone = fake.get("sqladmin", instance).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        gone.body["error"]["errors"][0]["reason"],
+        "instanceDoesNotExist"
+    );
+}
+
+#[tokio::test]
+async fn sql_second_mutation_during_an_operation_is_refused() {
+    let fake = FakeGcp::start(&["--operation-delay-ms", "1000"]);
+    fake.create_project_with_service("acme-sqlop-dev", "sqladmin.googleapis.com")
+        .await;
+    let created = fake
+        .post(
+            "sqladmin",
+            "v1/projects/acme-sqlop-dev/instances",
+            json!({"name": "busy", "databaseVersion": "MYSQL_8_0", "settings": {"tier": "db-f1-micro"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let patch = fake
+        .call(
+            Method::PATCH,
+            "sqladmin",
+            "v1/projects/acme-sqlop-dev/instances/busy",
+            Some(json!({"settings": {"tier": "db-g1-small"}})),
+        )
+        .await;
+    assert_eq!(patch.status, StatusCode::CONFLICT, "{}", patch.body);
+    assert_eq!(
+        patch.body["error"]["errors"][0]["reason"],
+        "operationInProgress"
+    );
+    assert_eq!(
+        patch.body["error"]["message"],
+        "Operation failed because another operation was already in progress."
+    );
+    fake.wait_sql("acme-sqlop-dev", created.body).await;
+    fake.sql_done(
+        Method::PATCH,
+        "acme-sqlop-dev",
+        "v1/projects/acme-sqlop-dev/instances/busy",
+        Some(json!({"settings": {"tier": "db-g1-small"}})),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sql_databases_and_users() {
+    let fake = FakeGcp::start(&[]);
+    fake.create_project_with_service("acme-sqldb-dev", "sqladmin.googleapis.com")
+        .await;
+    let project = "acme-sqldb-dev";
+    fake.sql_done(
+        Method::POST,
+        project,
+        "v1/projects/acme-sqldb-dev/instances",
+        Some(json!({"name": "main", "databaseVersion": "MYSQL_8_0", "settings": {"tier": "db-f1-micro"}})),
+    )
+    .await;
+    let instance = "v1/projects/acme-sqldb-dev/instances/main";
+
+    fake.sql_done(
+        Method::POST,
+        project,
+        &format!("{instance}/databases"),
+        Some(json!({"name": "payments", "charset": "utf8mb4"})),
+    )
+    .await;
+    let listed = fake.get("sqladmin", &format!("{instance}/databases")).await;
+    let names: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|database| database["name"].as_str())
+        .collect();
+    assert!(names.contains(&"payments"), "{names:?}");
+    let database = fake
+        .get("sqladmin", &format!("{instance}/databases/payments"))
+        .await;
+    assert_eq!(database.body["kind"], "sql#database");
+    assert_eq!(database.body["instance"], "main");
+
+    fake.sql_done(
+        Method::POST,
+        project,
+        &format!("{instance}/users"),
+        Some(json!({"name": "app", "host": "%", "password": "s3cret"})),
+    )
+    .await;
+    let users = fake.get("sqladmin", &format!("{instance}/users")).await;
+    assert_eq!(users.body["kind"], "sql#usersList");
+    assert!(
+        !users.body.to_string().contains("s3cret"),
+        "passwords are never returned"
+    );
+    let app = fake
+        .get("sqladmin", &format!("{instance}/users/app?host=%25"))
+        .await;
+    assert_eq!(app.status, StatusCode::OK, "{}", app.body);
+    assert_eq!(app.body["host"], "%");
+    fake.sql_done(
+        Method::PUT,
+        project,
+        &format!("{instance}/users?name=app&host=%25"),
+        Some(json!({"password": "n3w"})),
+    )
+    .await;
+    fake.sql_done(
+        Method::DELETE,
+        project,
+        &format!("{instance}/users?name=app&host=%25"),
+        None,
+    )
+    .await;
+    let missing = fake
+        .get("sqladmin", &format!("{instance}/users/app?host=%25"))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    fake.sql_done(
+        Method::DELETE,
+        project,
+        &format!("{instance}/databases/payments"),
+        None,
+    )
+    .await;
+    let deleted = fake
+        .get("sqladmin", &format!("{instance}/databases/payments"))
+        .await;
+    assert_eq!(deleted.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn sql_needs_the_api_enabled() {
+    let fake = FakeGcp::start(&[]);
+    let project = fake.create_project("acme-nosql-dev").await;
+    let number = project["name"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("projects/")
+        .unwrap()
+        .to_owned();
+    let refused = fake
+        .post(
+            "sqladmin",
+            "v1/projects/acme-nosql-dev/instances",
+            json!({"name": "main", "settings": {"tier": "db-f1-micro"}}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(refused.error_status(), "PERMISSION_DENIED");
+    let detail = &refused.body["error"]["details"][0];
+    assert_eq!(detail["reason"], "SERVICE_DISABLED");
+    assert_eq!(detail["metadata"]["service"], "sqladmin.googleapis.com");
+    assert_eq!(detail["metadata"]["consumer"], format!("projects/{number}"));
+
+    let missing_project = fake
+        .get("sqladmin", "v1/projects/acme-nowhere/instances")
+        .await;
+    assert_eq!(missing_project.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn sql_names_stay_reserved_and_failed_creates_report_sql_errors() {
+    let fake = FakeGcp::start(&["--sql-name-reuse-ms", "60000"]);
+    fake.create_project_with_service("acme-sqlname-dev", "sqladmin.googleapis.com")
+        .await;
+    let instances = "v1/projects/acme-sqlname-dev/instances";
+    let body = json!({"name": "short-lived", "settings": {"tier": "db-f1-micro"}});
+    fake.sql_done(
+        Method::POST,
+        "acme-sqlname-dev",
+        instances,
+        Some(body.clone()),
+    )
+    .await;
+    fake.sql_done(
+        Method::DELETE,
+        "acme-sqlname-dev",
+        &format!("{instances}/short-lived"),
+        None,
+    )
+    .await;
+    let reused = fake.post("sqladmin", instances, body).await;
+    assert_eq!(reused.status, StatusCode::CONFLICT, "{}", reused.body);
+    assert_eq!(
+        reused.body["error"]["errors"][0]["reason"],
+        "instanceAlreadyExists"
+    );
+
+    // Every operation fails, project creation included, so the project is seeded.
+    let seed = seed_file(json!({
+        "organizations": ["123456789012"],
+        "projects": [{"project_id": "acme-sqlfail-dev", "services": ["sqladmin.googleapis.com"]}],
+    }));
+    let failing = FakeGcp::start(&[
+        "--failing-operations",
+        "1",
+        "--seed",
+        seed.path().to_str().unwrap(),
+    ]);
+    let created = failing
+        .post(
+            "sqladmin",
+            "v1/projects/acme-sqlfail-dev/instances",
+            json!({"name": "doomed", "settings": {"tier": "db-f1-micro"}}),
+        )
+        .await;
+    let done = failing.wait_sql("acme-sqlfail-dev", created.body).await;
+    assert_eq!(
+        done["error"]["errors"][0]["code"], "INTERNAL_ERROR",
+        "{done}"
+    );
+}
+
+/// The names and types of a zone's record sets.
+async fn record_sets(fake: &FakeGcp, zone: &str) -> Vec<(String, String)> {
+    let listed = fake.get("dns", &format!("{zone}/rrsets")).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    listed.body["rrsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|record| {
+            (
+                record["name"].as_str().unwrap_or_default().to_owned(),
+                record["type"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn dns_zone_and_changes() {
+    let fake = FakeGcp::start(&["--operation-delay-ms", "300"]);
+    fake.create_project("acme-dns-dev").await;
+    let zones = "dns/v1/projects/acme-dns-dev/managedZones";
+    let no_dot = fake
+        .post(
+            "dns",
+            zones,
+            json!({"name": "acme-dev", "dnsName": "dev.acme.example", "description": "dev"}),
+        )
+        .await;
+    assert_eq!(no_dot.status, StatusCode::BAD_REQUEST);
+    assert_eq!(no_dot.body["error"]["errors"][0]["reason"], "invalid");
+
+    let created = fake
+        .post(
+            "dns",
+            zones,
+            json!({"name": "acme-dev", "dnsName": "dev.acme.example.", "description": "dev"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert_eq!(created.body["kind"], "dns#managedZone");
+    assert_eq!(
+        created.body["nameServers"].as_array().map(Vec::len),
+        Some(4)
+    );
+    assert_eq!(created.body["visibility"], "public");
+    let zone = "dns/v1/projects/acme-dns-dev/managedZones/acme-dev";
+    assert_eq!(
+        record_sets(&fake, zone).await,
+        [
+            ("dev.acme.example.".to_owned(), "NS".to_owned()),
+            ("dev.acme.example.".to_owned(), "SOA".to_owned()),
+        ]
+    );
+
+    let www =
+        json!({"name": "www.dev.acme.example.", "type": "A", "ttl": 300, "rrdatas": ["10.0.0.1"]});
+    let added = fake
+        .post(
+            "dns",
+            &format!("{zone}/changes?clientOperationId=add-www"),
+            json!({"additions": [www]}),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    assert_eq!(added.body["kind"], "dns#change");
+    assert_eq!(added.body["status"], "pending");
+    let change_id = added.body["id"].as_str().unwrap().to_owned();
+    let retried = fake
+        .post(
+            "dns",
+            &format!("{zone}/changes?clientOperationId=add-www"),
+            json!({"additions": [www]}),
+        )
+        .await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+    assert_eq!(
+        retried.body["id"],
+        change_id.as_str(),
+        "a retry is the same change"
+    );
+
+    let mut status = added.body["status"].clone();
+    for _ in 0..400 {
+        status = fake
+            .get("dns", &format!("{zone}/changes/{change_id}"))
+            .await
+            .body["status"]
+            .clone();
+        if status == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(status, "done");
+
+    let www_v2 =
+        json!({"name": "www.dev.acme.example.", "type": "A", "ttl": 60, "rrdatas": ["10.0.0.2"]});
+    let replaced = fake
+        .post(
+            "dns",
+            &format!("{zone}/changes"),
+            json!({"deletions": [www], "additions": [www_v2]}),
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+    let live = fake
+        .get("dns", &format!("{zone}/rrsets/www.dev.acme.example./A"))
+        .await;
+    assert_eq!(live.body["rrdatas"], json!(["10.0.0.2"]));
+    assert_eq!(live.body["ttl"], 60);
+
+    let stale = fake
+        .post(
+            "dns",
+            &format!("{zone}/changes"),
+            json!({"deletions": [www]}),
+        )
+        .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        stale.body
+    );
+    assert_eq!(
+        stale.body["error"]["errors"][0]["reason"],
+        "conditionNotMet"
+    );
+    assert_eq!(
+        stale.body["error"]["message"],
+        "Precondition not met for 'entity.change.deletions[0]'"
+    );
+
+    let apex_ns = fake
+        .get("dns", &format!("{zone}/rrsets/dev.acme.example./NS"))
+        .await
+        .body;
+    let no_apex = fake
+        .post(
+            "dns",
+            &format!("{zone}/changes"),
+            json!({"deletions": [apex_ns]}),
+        )
+        .await;
+    assert_eq!(no_apex.status, StatusCode::BAD_REQUEST, "{}", no_apex.body);
+
+    let not_empty = fake.call(Method::DELETE, "dns", zone, None).await;
+    assert_eq!(not_empty.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        not_empty.body["error"]["errors"][0]["reason"],
+        "containerNotEmpty"
+    );
+    let removed = fake
+        .post(
+            "dns",
+            &format!("{zone}/changes"),
+            json!({"deletions": [www_v2]}),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    assert_eq!(record_sets(&fake, zone).await.len(), 2, "only SOA and NS");
+    let deleted = fake.call(Method::DELETE, "dns", zone, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(fake.get("dns", zone).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn dns_record_sets_one_at_a_time() {
+    let fake = FakeGcp::start(&[]);
+    fake.create_project("acme-rrset-dev").await;
+    let zone = "dns/v1/projects/acme-rrset-dev/managedZones/rr";
+    let created = fake
+        .post(
+            "dns",
+            "dns/v1/projects/acme-rrset-dev/managedZones",
+            json!({"name": "rr", "dnsName": "rr.acme.example.", "description": ""}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let txt = json!({"name": "rr.acme.example.", "type": "TXT", "ttl": 300, "rrdatas": ["\"v=spf1 -all\""]});
+    let added = fake
+        .post("dns", &format!("{zone}/rrsets"), txt.clone())
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let again = fake.post("dns", &format!("{zone}/rrsets"), txt).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let outside = fake
+        .post(
+            "dns",
+            &format!("{zone}/rrsets"),
+            json!({"name": "www.other.example.", "type": "A", "ttl": 300, "rrdatas": ["10.0.0.1"]}),
+        )
+        .await;
+    assert_eq!(outside.status, StatusCode::BAD_REQUEST);
+    let patched = fake
+        .call(
+            Method::PATCH,
+            "dns",
+            &format!("{zone}/rrsets/rr.acme.example./TXT"),
+            Some(json!({"ttl": 60})),
+        )
+        .await;
+    assert_eq!(patched.body["ttl"], 60, "{}", patched.body);
+    let filtered = fake
+        .get(
+            "dns",
+            &format!("{zone}/rrsets?name=rr.acme.example.&type=TXT"),
+        )
+        .await;
+    assert_eq!(filtered.body["rrsets"].as_array().map(Vec::len), Some(1));
+    let deleted = fake
+        .call(
+            Method::DELETE,
+            "dns",
+            &format!("{zone}/rrsets/rr.acme.example./TXT"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+}
+
+#[tokio::test]
+async fn dns_zone_from_the_seed() {
+    let seed = seed_file(json!({
+        "organizations": ["123456789012"],
+        "billing_accounts": ["01ABCD-234567-89EFGH"],
+        "projects": [{"project_id": "acme-shared-dns", "services": ["dns.googleapis.com"]}],
+        "managed_zones": [{"project": "acme-shared-dns", "name": "acme-root", "dns_name": "acme.example."}],
+    }));
+    let fake = FakeGcp::start(&["--seed", seed.path().to_str().unwrap()]);
+    let zone = fake
+        .get(
+            "dns",
+            "dns/v1/projects/acme-shared-dns/managedZones/acme-root",
+        )
+        .await;
+    assert_eq!(zone.status, StatusCode::OK, "{}", zone.body);
+    assert_eq!(zone.body["dnsName"], "acme.example.");
+}
+
+#[tokio::test]
+async fn secret_lifecycle() {
+    let fake = FakeGcp::start(&[]);
+    let project = fake.create_project("acme-sec-dev").await;
+    let number = project["name"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("projects/")
+        .unwrap()
+        .to_owned();
+    let created = fake
+        .post(
+            "secretmanager",
+            "v1/projects/acme-sec-dev/secrets?secretId=db-password",
+            json!({"replication": {"automatic": {}}, "labels": {"team": "payments"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let secret_name = format!("projects/{number}/secrets/db-password");
+    assert_eq!(
+        created.body["name"],
+        secret_name.as_str(),
+        "named by number"
+    );
+    assert_eq!(created.body["replication"], json!({"automatic": {}}));
+    let duplicate = fake
+        .post(
+            "secretmanager",
+            "v1/projects/acme-sec-dev/secrets?secretId=db-password",
+            json!({"replication": {"automatic": {}}}),
+        )
+        .await;
+    assert_eq!(duplicate.error_status(), "ALREADY_EXISTS");
+
+    let added = fake
+        .post(
+            "secretmanager",
+            "v1/projects/acme-sec-dev/secrets/db-password:addVersion",
+            json!({"payload": {"data": "aHVudGVyMg=="}}),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    assert_eq!(added.body["name"], format!("{secret_name}/versions/1"));
+    assert_eq!(added.body["state"], "ENABLED");
+    assert!(added.body["createTime"].is_string());
+
+    let version = format!("v1/projects/{number}/secrets/db-password/versions/1");
+    let accessed = fake
+        .get("secretmanager", &format!("{version}:access"))
+        .await;
+    assert_eq!(accessed.status, StatusCode::OK, "{}", accessed.body);
+    assert_eq!(accessed.body["payload"]["data"], "aHVudGVyMg==");
+    assert!(accessed.body["payload"]["dataCrc32c"].is_string());
+    let latest = fake
+        .get(
+            "secretmanager",
+            "v1/projects/acme-sec-dev/secrets/db-password/versions/latest:access",
+        )
+        .await;
+    assert_eq!(latest.body["name"], format!("{secret_name}/versions/1"));
+
+    let disabled = fake
+        .post("secretmanager", &format!("{version}:disable"), json!({}))
+        .await;
+    assert_eq!(disabled.body["state"], "DISABLED", "{}", disabled.body);
+    let refused = fake
+        .get("secretmanager", &format!("{version}:access"))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.error_status(), "FAILED_PRECONDITION");
+    let enabled = fake
+        .post("secretmanager", &format!("{version}:enable"), json!({}))
+        .await;
+    assert_eq!(enabled.body["state"], "ENABLED");
+    let destroyed = fake
+        .post("secretmanager", &format!("{version}:destroy"), json!({}))
+        .await;
+    assert_eq!(destroyed.body["state"], "DESTROYED");
+    assert!(destroyed.body["destroyTime"].is_string());
+    let gone = fake
+        .get("secretmanager", &format!("{version}:access"))
+        .await;
+    assert_eq!(gone.error_status(), "FAILED_PRECONDITION");
+
+    let patched = fake
+        .call(
+            Method::PATCH,
+            "secretmanager",
+            "v1/projects/acme-sec-dev/secrets/db-password?updateMask=labels",
+            Some(json!({"labels": {"team": "billing"}})),
+        )
+        .await;
+    assert_eq!(
+        patched.body["labels"],
+        json!({"team": "billing"}),
+        "{}",
+        patched.body
+    );
+
+    let deleted = fake
+        .call(
+            Method::DELETE,
+            "secretmanager",
+            "v1/projects/acme-sec-dev/secrets/db-password",
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    let missing = fake
+        .get(
+            "secretmanager",
+            "v1/projects/acme-sec-dev/secrets/db-password",
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.error_status(), "NOT_FOUND");
 }
 
 #[test]

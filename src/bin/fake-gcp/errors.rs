@@ -95,6 +95,8 @@ pub struct ApiError {
     pub details: Vec<Value>,
     /// Seconds for a `Retry-After` header.
     pub retry_after_secs: Option<u64>,
+    /// The HTTP status when it is not the one `code` maps to, as DNS answers 412.
+    pub http_status: Option<StatusCode>,
 }
 
 impl ApiError {
@@ -106,6 +108,7 @@ impl ApiError {
             domain: None,
             details: Vec::new(),
             retry_after_secs: None,
+            http_status: None,
         }
     }
 
@@ -167,6 +170,17 @@ impl ApiError {
         self
     }
 
+    /// Overrides the HTTP status; Cloud DNS answers a stale change with 412.
+    pub fn with_http_status(mut self, status: StatusCode) -> ApiError {
+        self.http_status = Some(status);
+        self
+    }
+
+    /// Returns the HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.http_status.unwrap_or(self.code.http_status())
+    }
+
     pub fn with_retry_after(mut self, secs: u64) -> ApiError {
         self.retry_after_secs = Some(secs);
         self
@@ -184,7 +198,7 @@ impl ApiError {
     /// Returns the `{"error": …}` envelope.
     pub fn to_envelope(&self) -> Value {
         let mut error = json!({
-            "code": self.code.http_status().as_u16(),
+            "code": self.status().as_u16(),
             "message": self.message,
             "status": self.code.name(),
             "errors": [{
@@ -202,8 +216,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response =
-            (self.code.http_status(), axum::Json(self.to_envelope())).into_response();
+        let mut response = (self.status(), axum::Json(self.to_envelope())).into_response();
         if let Some(secs) = self.retry_after_secs {
             response
                 .headers_mut()

@@ -11,13 +11,16 @@
 mod billing;
 mod connection;
 mod crm;
+mod dns;
 mod errors;
 mod faults;
 mod iam;
 mod operations;
 mod policy;
 mod request;
+mod secretmanager;
 mod serviceusage;
+mod sqladmin;
 mod world;
 
 use std::io::{IsTerminal, Write};
@@ -45,6 +48,9 @@ const APIS: &[(&str, RouterFn)] = &[
     ("cloudbilling", billing::router),
     ("serviceusage", serviceusage::router),
     ("iam", iam::router),
+    ("sqladmin", sqladmin::router),
+    ("dns", dns::router),
+    ("secretmanager", secretmanager::router),
 ];
 
 /// Serve an in-memory fake of the Google Cloud APIs yagura calls
@@ -59,9 +65,15 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
 
-    /// JSON file naming the organizations, folders, billing accounts, creator and
-    /// projects that exist from the start; defaults to examples/fleet/yagura.hcl's
-    /// organization 123456789012 and billing account 01ABCD-234567-89EFGH
+    /// JSON file naming what exists from the start; defaults to
+    /// examples/fleet/yagura.hcl's organization 123456789012 and billing account
+    /// 01ABCD-234567-89EFGH
+    ///
+    /// Keys, all optional: `organizations` and `folders` (ids), `billing_accounts`,
+    /// `creator` (a principal), `projects` (`[{project_id, parent, display_name,
+    /// billing_account, services}]`) and `managed_zones` (`[{project, name, dns_name,
+    /// description}]`, Cloud DNS zones of seeded projects holding only their apex SOA
+    /// and NS).
     #[arg(long, value_name = "FILE")]
     seed: Option<PathBuf>,
 
@@ -77,6 +89,10 @@ struct Args {
     /// How long operations take before they are done, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 50)]
     operation_delay_ms: u64,
+
+    /// How long a deleted Cloud SQL instance's name stays reserved, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    sql_name_reuse_ms: u64,
 
     /// Delay added to every call, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 0)]
@@ -178,6 +194,7 @@ async fn run(args: Args) -> Result<(), String> {
     let settings = Settings {
         operation_delay: Duration::from_millis(args.operation_delay_ms),
         consistency_lag: Duration::from_millis(args.consistency_lag_ms),
+        sql_name_reuse: Duration::from_millis(args.sql_name_reuse_ms),
     };
     let world = World::new(settings, seed, args.failing_operations, rng_seed)?;
     let faults = Faults::new(

@@ -122,6 +122,19 @@ impl World {
             _ => Ok(()),
         }
     }
+
+    /// Fails with 403 `SERVICE_DISABLED` unless `service` is enabled on the project and
+    /// done propagating; APIs whose fake checks enablement strictly call this.
+    pub fn require_enabled_service(
+        &self,
+        project_number: u64,
+        service: &str,
+    ) -> Result<(), ApiError> {
+        match self.services.record(project_number, service) {
+            Some(record) if record.enabled && self.now >= record.usable_from => Ok(()),
+            _ => Err(service_disabled(project_number, service)),
+        }
+    }
 }
 
 fn service_disabled(project_number: u64, service: &str) -> ApiError {

@@ -14,11 +14,14 @@ use serde::Deserialize;
 
 use crate::billing::BillingLinks;
 use crate::crm::Projects;
+use crate::dns::ManagedZones;
 use crate::faults::Faults;
 use crate::iam::ServiceAccounts;
 use crate::operations::Operations;
 use crate::policy::Policies;
+use crate::secretmanager::Secrets;
 use crate::serviceusage::Services;
+use crate::sqladmin::SqlInstances;
 
 /// Timing knobs of the fake cloud.
 pub struct Settings {
@@ -26,10 +29,12 @@ pub struct Settings {
     pub operation_delay: Duration,
     /// How long a new service account or a just-enabled service stays unusable.
     pub consistency_lag: Duration,
+    /// How long a deleted Cloud SQL instance's name stays reserved.
+    pub sql_name_reuse: Duration,
 }
 
 /// What exists before the first call: organizations, folders, billing accounts, the
-/// creator principal and pre-existing projects.
+/// creator principal, pre-existing projects and their Cloud DNS zones.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seed {
@@ -48,6 +53,24 @@ pub struct Seed {
     /// Projects that already exist, e.g. the one holding the shared DNS zones.
     #[serde(default)]
     pub projects: Vec<SeedProject>,
+    /// Cloud DNS zones that already exist in seeded projects, e.g. the parent zone
+    /// that environments delegate from.
+    #[serde(default)]
+    pub managed_zones: Vec<SeedManagedZone>,
+}
+
+/// A Cloud DNS managed zone present from the start, with only its apex SOA and NS.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedManagedZone {
+    /// The id of a seeded project.
+    pub project: String,
+    /// The zone's name, e.g. `acme-example`.
+    pub name: String,
+    /// The zone's DNS name with its trailing dot, e.g. `acme.example.`.
+    pub dns_name: String,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// A project present from the start.
@@ -76,6 +99,7 @@ impl Seed {
             billing_accounts: vec!["01ABCD-234567-89EFGH".to_owned()],
             creator: None,
             projects: Vec::new(),
+            managed_zones: Vec::new(),
         }
     }
 
@@ -130,6 +154,9 @@ pub struct World {
     pub service_accounts: ServiceAccounts,
     pub policies: Policies,
     pub operations: Operations,
+    pub sql: SqlInstances,
+    pub dns: ManagedZones,
+    pub secrets: Secrets,
 }
 
 impl World {
@@ -171,12 +198,18 @@ impl World {
             services: Services::default(),
             service_accounts: ServiceAccounts::default(),
             policies: Policies::default(),
+            sql: SqlInstances::default(),
+            dns: ManagedZones::default(),
+            secrets: Secrets::default(),
             // A different stream from the call faults, so that one flag does not
             // shift the other's dice.
             operations: Operations::new(failing_operations, rng_seed ^ 0x5EED_0000_0000_0001),
         };
         for project in &seed.projects {
             world.seed_project(project)?;
+        }
+        for zone in &seed.managed_zones {
+            crate::dns::seed_managed_zone(&mut world, zone)?;
         }
         Ok(world)
     }
