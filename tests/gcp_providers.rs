@@ -386,3 +386,88 @@ resource "google_project" "p" {
         "{stdout}"
     );
 }
+
+#[test]
+fn secret_and_version_lifecycle() {
+    let fake = Fake::start(&[]);
+    let provider = GcpProvider::new(fake.client());
+    let rt = runtime();
+    rt.block_on(provider.create(
+        "google_project",
+        &project_plan("acme-led-prd", "ledger prd", json!({})),
+    ))
+    .expect("creates the project");
+    let secret_plan = |labels: Json| {
+        planned(
+            json!({"project": "acme-led-prd", "secret_id": "db-password", "labels": labels,
+                       "replication": [{"auto": [{}], "user_managed": []}]}),
+        )
+    };
+    let secret = rt
+        .block_on(provider.create(
+            "google_secret_manager_secret",
+            &secret_plan(json!({"team": "payments"})),
+        ))
+        .expect("creates the secret");
+    assert_eq!(
+        secret.attributes["id"],
+        "projects/acme-led-prd/secrets/db-password"
+    );
+    let read = rt
+        .block_on(provider.read("google_secret_manager_secret", &secret))
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(read, secret);
+    let relabelled = rt
+        .block_on(provider.update(
+            "google_secret_manager_secret",
+            &secret,
+            &secret_plan(json!({"team": "ledger"})),
+        ))
+        .expect("relabels in place");
+    assert_eq!(relabelled.attributes["labels"], json!({"team": "ledger"}));
+
+    let version_plan = |enabled: bool| {
+        planned(
+            json!({"secret": "projects/acme-led-prd/secrets/db-password", "secret_data": "s3cr3t-value", "enabled": enabled}),
+        )
+    };
+    let version = rt
+        .block_on(provider.create("google_secret_manager_secret_version", &version_plan(true)))
+        .expect("adds a version");
+    assert_eq!(version.attributes["version"], "1");
+    let read = rt
+        .block_on(provider.read("google_secret_manager_secret_version", &version))
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(read, version);
+    let imported = rt
+        .block_on(provider.import(
+            "google_secret_manager_secret_version",
+            version.attributes["name"].as_str().expect("a name"),
+        ))
+        .expect("imports");
+    assert_eq!(imported.attributes["secret_data"], "s3cr3t-value");
+    let disabled = rt
+        .block_on(provider.update(
+            "google_secret_manager_secret_version",
+            &version,
+            &version_plan(false),
+        ))
+        .expect("disables");
+    assert_eq!(disabled.attributes["enabled"], false);
+    rt.block_on(provider.delete("google_secret_manager_secret_version", &disabled))
+        .expect("destroys");
+    assert_eq!(
+        rt.block_on(provider.read("google_secret_manager_secret_version", &disabled))
+            .expect("reads"),
+        None
+    );
+    rt.block_on(provider.delete("google_secret_manager_secret", &relabelled))
+        .expect("deletes the secret");
+    assert_eq!(
+        rt.block_on(provider.read("google_secret_manager_secret", &relabelled))
+            .expect("reads"),
+        None
+    );
+}

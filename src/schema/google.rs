@@ -14,6 +14,20 @@ fn s<'a>(config: &'a BTreeMap<String, Value>, name: &str) -> Option<&'a str> {
     config.get(name).and_then(Value::as_str)
 }
 
+/// `RESOURCE/ROLE/MEMBER`, with `/TITLE` for a conditional grant, as the provider records it.
+fn member_id(resource: &str, role: &str, member: &str, config: &BTreeMap<String, Value>) -> String {
+    let title = config
+        .get("condition")
+        .and_then(Value::as_sequence)
+        .and_then(|c| c.first())
+        .and_then(|c| c.get_attr("title"))
+        .and_then(Value::as_str);
+    match title {
+        Some(title) => format!("{resource}/{role}/{member}/{title}"),
+        None => format!("{resource}/{role}/{member}"),
+    }
+}
+
 fn one_of_values(allowed: &'static [&'static str], value: &str) -> Result<(), String> {
     if allowed.contains(&value) {
         Ok(())
@@ -155,7 +169,7 @@ pub static PROJECT_IAM_MEMBER: ResourceSchema = ResourceSchema {
     one_of: &[],
     protected_in_protected_envs: false,
     plan_time: Some(|c| match (s(c, "project"), s(c, "role"), s(c, "member")) {
-        (Some(p), Some(r), Some(m)) => vec![("id", Value::string(format!("{p}/{r}/{m}")))],
+        (Some(p), Some(r), Some(m)) => vec![("id", Value::string(member_id(p, r, m, c)))],
         _ => Vec::new(),
     }),
 };
@@ -183,7 +197,7 @@ pub static SERVICE_ACCOUNT_IAM_MEMBER: ResourceSchema = ResourceSchema {
     one_of: &[],
     protected_in_protected_envs: false,
     plan_time: Some(|c| match (s(c, "service_account_id"), s(c, "role"), s(c, "member")) {
-        (Some(sa), Some(r), Some(m)) => vec![("id", Value::string(format!("{sa}/{r}/{m}")))],
+        (Some(sa), Some(r), Some(m)) => vec![("id", Value::string(member_id(sa, r, m, c)))],
         _ => Vec::new(),
     }),
 };

@@ -378,13 +378,21 @@ fn check_member(world: &World, member: &str, target: PolicyTarget) -> Result<(),
         ));
     };
     let identity = member.get(prefix.len()..).unwrap_or_default();
-    if matches!(*prefix, "user:" | "group:" | "serviceAccount:") && !identity.contains('@') {
+    // Workload Identity principals name a Kubernetes service account instead of an email.
+    let workload_identity = *prefix == "serviceAccount:" && identity.contains(".svc.id.goog[");
+    if matches!(*prefix, "user:" | "group:" | "serviceAccount:")
+        && !identity.contains('@')
+        && !workload_identity
+    {
         return Err(ApiError::invalid_field(
             "policy.bindings.members",
             format!("'{member}' does not name an email address"),
         ));
     }
-    if *prefix == "serviceAccount:" && !world.service_account_usable_as_member(identity) {
+    if *prefix == "serviceAccount:"
+        && !workload_identity
+        && !world.service_account_usable_as_member(identity)
+    {
         return Err(ApiError::invalid_argument(format!(
             "Service account {identity} does not exist."
         )));

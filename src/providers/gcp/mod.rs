@@ -2,7 +2,9 @@
 //! through `client::GcpClient`.
 
 pub mod client;
+mod iam;
 mod project;
+mod secretmanager;
 mod spanner;
 
 use std::sync::Arc;
@@ -16,11 +18,16 @@ pub use client::{ClientOptions, DefaultCredentials, Endpoints, GcpClient, GcpErr
 /// The provider of every `google_*` type that this build implements.
 pub struct GcpProvider {
     client: Arc<GcpClient>,
+    /// Serialises this process's writers to each IAM policy.
+    policy_locks: iam::PolicyLocks,
 }
 
 impl GcpProvider {
     pub fn new(client: Arc<GcpClient>) -> GcpProvider {
-        GcpProvider { client }
+        GcpProvider {
+            client,
+            policy_locks: iam::PolicyLocks::default(),
+        }
     }
 
     /// Whether this build implements the type.
@@ -31,6 +38,11 @@ impl GcpProvider {
                 | "google_project_service"
                 | "google_spanner_instance"
                 | "google_spanner_database"
+                | "google_service_account"
+                | "google_project_iam_member"
+                | "google_service_account_iam_member"
+                | "google_secret_manager_secret"
+                | "google_secret_manager_secret_version"
         )
     }
 }
@@ -89,6 +101,16 @@ impl Provider for GcpProvider {
                 "google_project_service" => project::read_service(&self.client, stored).await,
                 "google_spanner_instance" => spanner::read_instance(&self.client, stored).await,
                 "google_spanner_database" => spanner::read_database(&self.client, stored).await,
+                "google_secret_manager_secret" => {
+                    secretmanager::read_secret(&self.client, stored).await
+                }
+                "google_secret_manager_secret_version" => {
+                    secretmanager::read_version(&self.client, stored).await
+                }
+                "google_service_account" => iam::read_service_account(&self.client, stored).await,
+                iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
+                    iam::read_member(&self.client, type_name, stored).await
+                }
                 _ => return Err(unsupported(type_name, "read")),
             };
             read.map_err(|e| api_error(type_name, e))
@@ -106,6 +128,18 @@ impl Provider for GcpProvider {
                 "google_project_service" => project::enable_service(&self.client, planned).await,
                 "google_spanner_instance" => spanner::create_instance(&self.client, planned).await,
                 "google_spanner_database" => spanner::create_database(&self.client, planned).await,
+                "google_secret_manager_secret" => {
+                    secretmanager::create_secret(&self.client, planned).await
+                }
+                "google_secret_manager_secret_version" => {
+                    secretmanager::create_version(&self.client, planned).await
+                }
+                "google_service_account" => {
+                    iam::create_service_account(&self.client, planned).await
+                }
+                iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
+                    iam::create_member(&self.client, &self.policy_locks, type_name, planned).await
+                }
                 _ => Err(unsupported(type_name, "create")),
             }
         })
@@ -127,6 +161,18 @@ impl Provider for GcpProvider {
                 "google_spanner_database" => {
                     spanner::update_database(&self.client, stored, planned).await
                 }
+                "google_secret_manager_secret" => {
+                    secretmanager::update_secret(&self.client, stored, planned).await
+                }
+                "google_secret_manager_secret_version" => {
+                    secretmanager::update_version(&self.client, stored, planned).await
+                }
+                "google_service_account" => {
+                    iam::update_service_account(&self.client, stored, planned).await
+                }
+                iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
+                    iam::update_member(type_name, stored, planned)
+                }
                 _ => Err(unsupported(type_name, "update")),
             }
         })
@@ -143,6 +189,16 @@ impl Provider for GcpProvider {
                 "google_project_service" => project::disable_service(&self.client, stored).await,
                 "google_spanner_instance" => spanner::delete_instance(&self.client, stored).await,
                 "google_spanner_database" => spanner::delete_database(&self.client, stored).await,
+                "google_secret_manager_secret" => {
+                    secretmanager::delete_secret(&self.client, stored).await
+                }
+                "google_secret_manager_secret_version" => {
+                    secretmanager::destroy_version(&self.client, stored).await
+                }
+                "google_service_account" => iam::delete_service_account(&self.client, stored).await,
+                iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
+                    iam::delete_member(&self.client, &self.policy_locks, type_name, stored).await
+                }
                 _ => Err(unsupported(type_name, "delete")),
             }
         })
@@ -155,6 +211,16 @@ impl Provider for GcpProvider {
                 "google_project_service" => project::import_service(&self.client, id).await,
                 "google_spanner_instance" => spanner::import_instance(&self.client, id).await,
                 "google_spanner_database" => spanner::import_database(&self.client, id).await,
+                "google_secret_manager_secret" => {
+                    secretmanager::import_secret(&self.client, id).await
+                }
+                "google_secret_manager_secret_version" => {
+                    secretmanager::import_version(&self.client, id).await
+                }
+                "google_service_account" => iam::import_service_account(&self.client, id).await,
+                iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
+                    iam::import_member(&self.client, type_name, id).await
+                }
                 _ => Err(unsupported(type_name, "import")),
             }
         })
