@@ -3,98 +3,29 @@
 //! creator's owner binding untouched, conditions kept apart), concurrent writers
 //! to one policy with and without faults, and service account IAM members.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
 use yagura::lang::Value;
-use yagura::providers::gcp::{
-    ClientOptions, DefaultCredentials, Endpoints, GcpClient, GcpProvider,
-};
+
+mod support;
+use support::{Fake, planned, runtime};
+use yagura::providers::gcp::{GcpClient, GcpProvider};
 use yagura::providers::{Provider, RemoteObject};
 
 const PROJECT: &str = "acme-iam-dev";
 const CREATOR: &str = "user:creator@example.com";
 
-/// A running fake-gcp seeded with `PROJECT` (IAM enabled), killed when dropped.
-struct Fake {
-    child: Child,
-    endpoints: Json,
-    _seed: tempfile::NamedTempFile,
-}
-
-impl Fake {
-    fn start(args: &[&str]) -> Fake {
-        let mut seed = tempfile::NamedTempFile::new().expect("a seed file");
-        let seed_json = json!({
-            "organizations": ["123456789012"],
-            "billing_accounts": ["01ABCD-234567-89EFGH"],
-            "creator": CREATOR,
-            "projects": [{"project_id": PROJECT, "services": ["iam.googleapis.com"]}],
-        });
-        write!(seed, "{seed_json}").expect("the seed is written");
-        let seed_path = seed.path().to_str().expect("a UTF-8 temporary path");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fake-gcp"))
-            .args(["--listen", "127.0.0.1:0", "--exit-on-stdin-eof"])
-            .args(["--operation-delay-ms", "20", "--seed", seed_path])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("fake-gcp starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("fake-gcp prints its endpoints");
-        let endpoints: Json = serde_json::from_str(&line).expect("the first line is a JSON object");
-        Fake {
-            child,
-            endpoints,
-            _seed: seed,
-        }
-    }
-
-    fn client(&self) -> Arc<GcpClient> {
-        let mut endpoints = Endpoints::default();
-        endpoints
-            .set_all(&self.endpoints)
-            .expect("loopback endpoints are accepted");
-        let options = ClientOptions {
-            min_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(50),
-            max_attempts: 10,
-            poll_min: Duration::from_millis(5),
-            poll_max: Duration::from_millis(50),
-            ..ClientOptions::default()
-        };
-        Arc::new(
-            GcpClient::new(endpoints, Arc::new(DefaultCredentials::default()), options)
-                .expect("a client"),
-        )
-    }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
-
-fn planned(json: Json) -> Value {
-    Value::from_json(&json)
+/// A fake-gcp seeded with `PROJECT` (IAM enabled).
+fn start_fake(args: &[&str]) -> Fake {
+    let seed = json!({
+        "organizations": ["123456789012"],
+        "billing_accounts": ["01ABCD-234567-89EFGH"],
+        "creator": CREATOR,
+        "projects": [{"project_id": PROJECT, "services": ["iam.googleapis.com"]}],
+    });
+    Fake::start_seeded(&seed, args)
 }
 
 fn account_plan(account_id: &str, display_name: &str, disabled: bool) -> Value {
@@ -179,7 +110,7 @@ async fn create_account_raw(client: &GcpClient, account_id: &str, display_name: 
 
 #[test]
 fn service_account_lifecycle() {
-    let fake = Fake::start(&[]);
+    let fake = start_fake(&[]);
     let provider = GcpProvider::new(fake.client());
     let rt = runtime();
     let created = rt
@@ -255,7 +186,7 @@ fn service_account_lifecycle() {
 
 #[test]
 fn service_account_import_by_name_or_email() {
-    let fake = Fake::start(&[]);
+    let fake = start_fake(&[]);
     let provider = GcpProvider::new(fake.client());
     let rt = runtime();
     let created = rt
@@ -279,7 +210,7 @@ fn service_account_import_by_name_or_email() {
 
 #[test]
 fn service_account_adopted_only_when_it_matches() {
-    let fake = Fake::start(&[]);
+    let fake = start_fake(&[]);
     let client = fake.client();
     let provider = GcpProvider::new(client.clone());
     let rt = runtime();
@@ -304,7 +235,7 @@ fn service_account_adopted_only_when_it_matches() {
 
 #[test]
 fn service_account_readable_when_create_returns_despite_lag() {
-    let fake = Fake::start(&["--consistency-lag-ms", "300"]);
+    let fake = start_fake(&["--consistency-lag-ms", "300"]);
     let client = fake.client();
     let provider = GcpProvider::new(client.clone());
     let rt = runtime();
@@ -333,7 +264,7 @@ fn service_account_readable_when_create_returns_despite_lag() {
 
 #[test]
 fn project_iam_members_change_only_their_own_member() {
-    let fake = Fake::start(&[]);
+    let fake = start_fake(&[]);
     let client = fake.client();
     let provider = GcpProvider::new(client.clone());
     let rt = runtime();
@@ -479,22 +410,17 @@ fn eight_concurrent_writers(fake: &Fake) {
 
 #[test]
 fn concurrent_writers_to_one_policy_all_land() {
-    eight_concurrent_writers(&Fake::start(&[]));
+    eight_concurrent_writers(&start_fake(&[]));
 }
 
 #[test]
 fn concurrent_writers_to_one_policy_all_land_despite_faults() {
-    eight_concurrent_writers(&Fake::start(&[
-        "--fault-rate",
-        "0.2",
-        "--faults",
-        "429,503",
-    ]));
+    eight_concurrent_writers(&start_fake(&["--fault-rate", "0.2", "--faults", "429,503"]));
 }
 
 #[test]
 fn one_provider_serialises_its_own_writers() {
-    let fake = Fake::start(&[]);
+    let fake = start_fake(&[]);
     let provider = Arc::new(GcpProvider::new(fake.client()));
     let rt = runtime();
     let members: Vec<String> = (0..8)
@@ -525,7 +451,7 @@ fn one_provider_serialises_its_own_writers() {
 
 #[test]
 fn a_grant_waits_until_a_new_service_account_is_visible() {
-    let fake = Fake::start(&["--consistency-lag-ms", "300"]);
+    let fake = start_fake(&["--consistency-lag-ms", "300"]);
     let client = fake.client();
     let provider = GcpProvider::new(client.clone());
     let rt = runtime();
@@ -559,7 +485,7 @@ fn account_member(account_id: &str, role: &str, member: &str) -> Value {
 
 #[test]
 fn service_account_iam_member_lifecycle() {
-    let fake = Fake::start(&[]);
+    let fake = start_fake(&[]);
     let client = fake.client();
     let provider = GcpProvider::new(client.clone());
     let rt = runtime();
@@ -633,7 +559,7 @@ fn service_account_iam_member_lifecycle() {
 
 #[test]
 fn workload_identity_user_on_a_service_account() {
-    let fake = Fake::start(&[]);
+    let fake = start_fake(&[]);
     let provider = GcpProvider::new(fake.client());
     let rt = runtime();
     const T: &str = "google_service_account_iam_member";

@@ -2,92 +2,15 @@
 //! update in place, move, delete, import, adoption of a lost create, and
 //! faults. Refresh through `yagura plan` sees changes made outside yagura.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::Command;
 
 use serde_json::{Value as Json, json};
 use yagura::lang::Value;
+
+mod support;
+use support::{Fake, planned, runtime};
 use yagura::providers::Provider;
-use yagura::providers::gcp::{
-    ClientOptions, DefaultCredentials, Endpoints, GcpClient, GcpProvider,
-};
-
-/// A running fake-gcp, killed when dropped.
-struct Fake {
-    child: Child,
-    endpoints: Json,
-}
-
-impl Fake {
-    fn start(args: &[&str]) -> Fake {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fake-gcp"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--exit-on-stdin-eof",
-                "--operation-delay-ms",
-                "20",
-            ])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("fake-gcp starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("fake-gcp prints its endpoints");
-        let endpoints: Json = serde_json::from_str(&line).expect("the first line is a JSON object");
-        Fake { child, endpoints }
-    }
-
-    fn client(&self) -> Arc<GcpClient> {
-        let mut endpoints = Endpoints::default();
-        endpoints
-            .set_all(&self.endpoints)
-            .expect("loopback endpoints are accepted");
-        let options = ClientOptions {
-            min_backoff: std::time::Duration::from_millis(5),
-            max_backoff: std::time::Duration::from_millis(50),
-            max_attempts: 10,
-            poll_min: std::time::Duration::from_millis(5),
-            poll_max: std::time::Duration::from_millis(50),
-            ..ClientOptions::default()
-        };
-        Arc::new(
-            GcpClient::new(endpoints, Arc::new(DefaultCredentials::default()), options)
-                .expect("a client"),
-        )
-    }
-
-    fn url(&self, api: &str) -> String {
-        self.endpoints[api]
-            .as_str()
-            .expect("the API is served")
-            .to_string()
-    }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
-
-fn planned(json: Json) -> Value {
-    Value::from_json(&json)
-}
+use yagura::providers::gcp::GcpProvider;
 
 fn project_plan(id: &str, name: &str, labels: Json) -> Value {
     planned(json!({

@@ -832,7 +832,6 @@ pub(super) async fn read_member(
     };
     // The policy's etag moves with every writer of the policy; the member's
     // presence is what matters, so the stored etag stands and no drift is seen.
-    let _ = etag_of(&policy);
     Ok(grant
         .is_in(&policy)
         .then(|| grant.object(type_name, stored_str(stored, "etag"))))

@@ -1,0 +1,112 @@
+//! What the tests that run `fake-gcp` share: starting it, a client for it, a runtime.
+
+// Each test crate includes this module and uses a part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use yagura::lang::Value;
+use yagura::providers::gcp::{ClientOptions, DefaultCredentials, Endpoints, GcpClient};
+
+/// A running fake-gcp, killed when dropped.
+pub struct Fake {
+    child: Child,
+    pub endpoints: Json,
+    _seed: Option<tempfile::NamedTempFile>,
+}
+
+impl Fake {
+    /// Starts fake-gcp with its default seed and extra flags.
+    pub fn start(args: &[&str]) -> Fake {
+        Fake::spawn(None, args)
+    }
+
+    /// Starts fake-gcp with a seed document (see `fake-gcp --help`).
+    pub fn start_seeded(seed: &Json, args: &[&str]) -> Fake {
+        let mut file = tempfile::NamedTempFile::new().expect("a seed file");
+        write!(file, "{seed}").expect("the seed is written");
+        Fake::spawn(Some(file), args)
+    }
+
+    fn spawn(seed: Option<tempfile::NamedTempFile>, args: &[&str]) -> Fake {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fake-gcp"));
+        command.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--exit-on-stdin-eof",
+            "--operation-delay-ms",
+            "20",
+        ]);
+        if let Some(seed) = &seed {
+            command.arg("--seed").arg(seed.path());
+        }
+        let mut child = command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("fake-gcp starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("fake-gcp prints its endpoints");
+        let endpoints: Json = serde_json::from_str(&line).expect("the first line is a JSON object");
+        Fake {
+            child,
+            endpoints,
+            _seed: seed,
+        }
+    }
+
+    /// A client for the fake, with short backoffs so that retries keep tests quick.
+    pub fn client(&self) -> Arc<GcpClient> {
+        let mut endpoints = Endpoints::default();
+        endpoints
+            .set_all(&self.endpoints)
+            .expect("loopback endpoints are accepted");
+        let options = ClientOptions {
+            min_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(50),
+            max_attempts: 10,
+            poll_min: Duration::from_millis(5),
+            poll_max: Duration::from_millis(50),
+            ..ClientOptions::default()
+        };
+        Arc::new(
+            GcpClient::new(endpoints, Arc::new(DefaultCredentials::default()), options)
+                .expect("a client"),
+        )
+    }
+
+    /// The base URL of one API.
+    pub fn url(&self, api: &str) -> String {
+        self.endpoints[api]
+            .as_str()
+            .expect("the API is served")
+            .to_string()
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+pub fn planned(json: Json) -> Value {
+    Value::from_json(&json)
+}
