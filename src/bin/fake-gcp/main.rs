@@ -20,6 +20,7 @@ mod policy;
 mod request;
 mod secretmanager;
 mod serviceusage;
+mod spanner;
 mod sqladmin;
 mod world;
 
@@ -51,6 +52,7 @@ const APIS: &[(&str, RouterFn)] = &[
     ("sqladmin", sqladmin::router),
     ("dns", dns::router),
     ("secretmanager", secretmanager::router),
+    ("spanner", spanner::router),
 ];
 
 /// Serve an in-memory fake of the Google Cloud APIs yagura calls

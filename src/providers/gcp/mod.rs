@@ -2,10 +2,12 @@
 //! through `client::GcpClient`.
 
 pub mod client;
+mod dns;
 mod iam;
 mod project;
 mod secretmanager;
 mod spanner;
+mod sql;
 
 use std::sync::Arc;
 
@@ -43,7 +45,8 @@ impl GcpProvider {
                 | "google_service_account_iam_member"
                 | "google_secret_manager_secret"
                 | "google_secret_manager_secret_version"
-        )
+        ) || sql::TYPES.contains(&type_name)
+            || dns::TYPES.contains(&type_name)
     }
 }
 
@@ -111,6 +114,8 @@ impl Provider for GcpProvider {
                 iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
                     iam::read_member(&self.client, type_name, stored).await
                 }
+                t if sql::TYPES.contains(&t) => return sql::read(&self.client, t, stored).await,
+                t if dns::TYPES.contains(&t) => return dns::read(&self.client, t, stored).await,
                 _ => return Err(unsupported(type_name, "read")),
             };
             read.map_err(|e| api_error(type_name, e))
@@ -140,6 +145,8 @@ impl Provider for GcpProvider {
                 iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
                     iam::create_member(&self.client, &self.policy_locks, type_name, planned).await
                 }
+                t if sql::TYPES.contains(&t) => sql::create(&self.client, t, planned).await,
+                t if dns::TYPES.contains(&t) => dns::create(&self.client, t, planned).await,
                 _ => Err(unsupported(type_name, "create")),
             }
         })
@@ -173,6 +180,8 @@ impl Provider for GcpProvider {
                 iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
                     iam::update_member(type_name, stored, planned)
                 }
+                t if sql::TYPES.contains(&t) => sql::update(&self.client, t, stored, planned).await,
+                t if dns::TYPES.contains(&t) => dns::update(&self.client, t, stored, planned).await,
                 _ => Err(unsupported(type_name, "update")),
             }
         })
@@ -199,6 +208,8 @@ impl Provider for GcpProvider {
                 iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
                     iam::delete_member(&self.client, &self.policy_locks, type_name, stored).await
                 }
+                t if sql::TYPES.contains(&t) => sql::delete(&self.client, t, stored).await,
+                t if dns::TYPES.contains(&t) => dns::delete(&self.client, t, stored).await,
                 _ => Err(unsupported(type_name, "delete")),
             }
         })
@@ -221,6 +232,8 @@ impl Provider for GcpProvider {
                 iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
                     iam::import_member(&self.client, type_name, id).await
                 }
+                t if sql::TYPES.contains(&t) => sql::import(&self.client, t, id).await,
+                t if dns::TYPES.contains(&t) => dns::import(&self.client, t, id).await,
                 _ => Err(unsupported(type_name, "import")),
             }
         })
