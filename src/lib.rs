@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod addr;
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod diag;

@@ -3,6 +3,7 @@
 //! Invariant: only `cli` reads argv and environment variables, picks a state
 //! backend and prints. Commands turn flags into requests for the layers below.
 
+mod apply;
 mod console;
 mod fmt;
 mod graph;
@@ -48,6 +49,8 @@ struct Cli {
 enum Command {
     /// Show the changes apply would make
     Plan(plan::PlanArgs),
+    /// Make the planned changes: a saved plan, or a new one after confirmation
+    Apply(apply::ApplyArgs),
     /// Check every spec without planning against state
     Validate,
     /// Rewrite HCL files in the canonical style
@@ -73,6 +76,7 @@ pub fn run() -> i32 {
     let root = cli.directory.clone();
     match cli.command {
         Command::Plan(args) => plan::run(&root, args),
+        Command::Apply(args) => apply::run(&root, args),
         Command::Validate => validate(&root),
         Command::Fmt(args) => fmt::run(&root, args),
         Command::Graph(args) => graph::run(&root, args),

@@ -26,6 +26,39 @@ pub struct StateDocument {
     pub instance: InstanceAddr,
     #[serde(default)]
     pub resources: Vec<StateResource>,
+    /// Creates that were started but not seen to finish: on the next apply each is
+    /// read back from the cloud and either adopted or dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingCreate>,
+}
+
+/// A create that was journaled before its call and has no recorded outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingCreate {
+    pub address: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The id the resource will have, when it is known before the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    /// The planned attributes, enough for the provider to find what the call created.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_attributes: Vec<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+}
+
+/// One durable step of an apply, appended to the instance's journal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum JournalEntry {
+    /// A create is about to be called.
+    Intent(PendingCreate),
+    /// A resource was created, updated, read back or adopted.
+    Put(StateResource),
+    /// A resource was deleted, or an unfinished create created nothing.
+    Remove { address: String },
 }
 
 /// One resource instance as last applied or refreshed.
@@ -56,6 +89,37 @@ impl StateDocument {
             lineage,
             instance,
             resources: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Applies one journal entry.
+    pub fn apply_entry(&mut self, entry: JournalEntry) {
+        match entry {
+            JournalEntry::Intent(pending) => {
+                self.pending.retain(|p| p.address != pending.address);
+                self.pending.push(pending);
+            }
+            JournalEntry::Put(resource) => {
+                self.pending.retain(|p| p.address != resource.address);
+                match self
+                    .resources
+                    .iter_mut()
+                    .find(|r| r.address == resource.address)
+                {
+                    Some(slot) => *slot = resource,
+                    None => {
+                        let at = self
+                            .resources
+                            .partition_point(|r| r.address < resource.address);
+                        self.resources.insert(at, resource);
+                    }
+                }
+            }
+            JournalEntry::Remove { address } => {
+                self.pending.retain(|p| p.address != address);
+                self.resources.retain(|r| r.address != address);
+            }
         }
     }
 
@@ -103,6 +167,11 @@ pub enum StateError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{instance} is locked by {holder}")]
+    Locked {
+        instance: InstanceAddr,
+        holder: String,
+    },
     #[error("state {path} belongs to instance {found}, not {expected}")]
     WrongInstance {
         path: PathBuf,
@@ -111,10 +180,80 @@ pub enum StateError {
     },
 }
 
+/// Who holds an instance's lock, as shown to whoever waits for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// `user@host`.
+    pub who: String,
+    pub pid: u32,
+    /// What the holder is doing: `apply`, `state rm`, ...
+    pub operation: String,
+    /// When the lock was taken, RFC 3339.
+    pub since: String,
+}
+
+impl LockInfo {
+    /// This process, about to do `operation`.
+    pub fn current(operation: &str) -> LockInfo {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".to_string());
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "unknown-host".to_string());
+        LockInfo {
+            who: format!("{user}@{host}"),
+            pid: std::process::id(),
+            operation: operation.to_string(),
+            since: jiff::Timestamp::now()
+                .round(jiff::Unit::Second)
+                .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (pid {}, {}) since {}",
+            self.who, self.pid, self.operation, self.since
+        )
+    }
+}
+
 /// Where instance states live.
 pub trait Backend: Send + Sync {
-    /// Reads an instance's state; `None` when it has none yet.
+    /// Reads an instance's state, with the steps its journal recorded since it was
+    /// last written; `None` when it has none yet. Takes no lock.
     fn read(&self, instance: &InstanceAddr) -> Result<Option<StateDocument>, StateError>;
+
+    /// Takes the instance's lock, waiting up to `wait` for another holder to let go.
+    /// The lock is released when the returned writer is dropped, and dies with the process.
+    fn lock(
+        &self,
+        instance: &InstanceAddr,
+        info: &LockInfo,
+        wait: std::time::Duration,
+    ) -> Result<Box<dyn StateWriter>, StateError>;
+
+    /// Releases a lock that its holder left behind, when the backend can have such locks.
+    fn force_unlock(&self, instance: &InstanceAddr) -> Result<Option<LockInfo>, StateError>;
+}
+
+/// Writes one locked instance's state.
+pub trait StateWriter: Send {
+    /// The state as stored, journal included.
+    fn read(&mut self) -> Result<Option<StateDocument>, StateError>;
+
+    /// Appends steps to the journal; they are durable when this returns. `base` is
+    /// the document the journal applies to (its lineage and serial head a new journal).
+    fn record(&mut self, base: &StateDocument, entries: &[JournalEntry]) -> Result<(), StateError>;
+
+    /// Writes `document` with its serial increased by one, keeps the previous one as a
+    /// backup, and empties the journal. Returns the serial written.
+    fn commit(&mut self, document: &StateDocument) -> Result<u64, StateError>;
 }
 
 #[cfg(test)]

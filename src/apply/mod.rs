@@ -1,0 +1,777 @@
+//! Apply: executes an instance's plan through the providers, step by step in
+//! dependency order, recording each finished step in the state journal at once.
+//!
+//! The steps come from the plan the user saw. Values that were `(known after
+//! apply)` come from re-planning the instance against the state as it grows, so a
+//! resource is created from its dependencies' real ids; the re-plan is pure and
+//! takes microseconds per resource. A step that the re-plan no longer agrees with
+//! fails instead of doing something the user did not approve.
+//!
+//! Invariant: before a create is called its intent is durable, and after any step
+//! returns its outcome is durable before the step's dependents start, so a process
+//! killed at any moment leaves nothing in the cloud that the state cannot find.
+//! Failure of a step skips only its dependents; independent work goes on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::addr::InstanceAddr;
+use crate::config::Repo;
+use crate::diag::Diagnostics;
+use crate::lang::Value;
+use crate::plan::{ChangeAction, InstancePlan, PlannedChange, plan_instance};
+use crate::providers::{ProviderError, Registry, RemoteObject};
+use crate::schema::{self, BlockSchema};
+use crate::state::{JournalEntry, PendingCreate, StateDocument, StateResource, StateWriter};
+
+/// One call a resource needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    Create,
+    Update,
+    Delete,
+    /// Reading back what an interrupted create may have made.
+    ReadBack,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Step::Create => "create",
+            Step::Update => "update",
+            Step::Delete => "delete",
+            Step::ReadBack => "read back",
+        })
+    }
+}
+
+/// What happens while an apply runs, for progress displays.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Started {
+        instance: InstanceAddr,
+        address: String,
+        step: Step,
+    },
+    Finished {
+        instance: InstanceAddr,
+        address: String,
+        step: Step,
+        elapsed: Duration,
+    },
+    Failed {
+        instance: InstanceAddr,
+        address: String,
+        step: Step,
+        message: String,
+    },
+}
+
+/// Receives events; called from many tasks at once.
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// What happened to one resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    Done,
+    Failed(String),
+    /// Not attempted because a resource it needs failed or was skipped.
+    Skipped(String),
+    /// Not attempted because the apply was interrupted.
+    NotStarted,
+}
+
+/// One resource's outcome.
+#[derive(Clone, Debug)]
+pub struct ResourceReport {
+    pub address: String,
+    pub action: ChangeAction,
+    pub status: Status,
+    /// Time spent in its provider calls.
+    pub elapsed: Duration,
+}
+
+/// One instance's outcome.
+#[derive(Debug)]
+pub struct InstanceReport {
+    pub instance: InstanceAddr,
+    pub resources: Vec<ResourceReport>,
+    /// A failure of the instance as a whole (planning, state writes).
+    pub error: Option<String>,
+    /// Warnings and errors from re-planning.
+    pub diagnostics: Diagnostics,
+    /// The serial of the state written at the end.
+    pub serial: Option<u64>,
+}
+
+impl InstanceReport {
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+            || self
+                .resources
+                .iter()
+                .any(|r| !matches!(r.status, Status::Done))
+    }
+}
+
+/// What every instance's apply shares.
+#[derive(Clone)]
+pub struct Context {
+    pub repo: Arc<Repo>,
+    pub registry: Arc<Registry>,
+    /// Bounds the provider calls in flight across all instances (`--parallelism`).
+    pub calls: Arc<Semaphore>,
+    pub events: EventSink,
+    /// Set on Ctrl-C: no step starts after it, the ones in flight finish.
+    pub interrupted: Arc<AtomicBool>,
+}
+
+impl Context {
+    fn emit(&self, event: Event) {
+        (self.events)(event);
+    }
+}
+
+/// Progress of one planned change through its steps.
+#[derive(Debug)]
+struct Work {
+    action: ChangeAction,
+    create_before_destroy: bool,
+    /// The static address (`module.a.google_project.this`) that dependencies name.
+    label: String,
+    /// Addresses of resources this one depends on, by static label (from the specs,
+    /// or for deletes from the state).
+    dependencies: Vec<String>,
+    delete_done: bool,
+    write_done: bool,
+    in_flight: bool,
+    status: Option<Status>,
+    elapsed: Duration,
+}
+
+impl Work {
+    fn needs_delete(&self) -> bool {
+        matches!(self.action, ChangeAction::Delete | ChangeAction::Replace) && !self.delete_done
+    }
+
+    fn needs_write(&self) -> bool {
+        matches!(
+            self.action,
+            ChangeAction::Create | ChangeAction::Update | ChangeAction::Replace
+        ) && !self.write_done
+    }
+
+    fn settled(&self) -> bool {
+        self.status.is_some() || (!self.needs_delete() && !self.needs_write())
+    }
+}
+
+/// The static label of an address: `module.a["x"].t.n[0]` is `module.a.t.n`.
+pub fn static_label(address: &str) -> String {
+    let mut out = String::with_capacity(address.len());
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in address.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '"' if depth > 0 => in_string = true,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The paths of a schema's sensitive attributes, as the state records them.
+fn sensitive_paths(block: &BlockSchema) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for attr in block.attrs.iter().filter(|a| a.sensitive) {
+        out.push(vec![attr.name.to_string()]);
+    }
+    for nested in block.blocks {
+        for mut path in sensitive_paths(nested.block) {
+            path.insert(0, nested.name.to_string());
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn known_attributes(value: &Value) -> serde_json::Map<String, serde_json::Value> {
+    match value.clone().unmark_deep().0.to_json() {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn remote(resource: &StateResource) -> RemoteObject {
+    RemoteObject {
+        provider_id: resource.provider_id.clone(),
+        attributes: resource.attributes.clone(),
+    }
+}
+
+fn stored(
+    address: &str,
+    type_name: &str,
+    object: RemoteObject,
+    dependencies: Vec<String>,
+) -> StateResource {
+    StateResource {
+        address: address.to_string(),
+        type_name: type_name.to_string(),
+        provider_id: object.provider_id,
+        attributes: object.attributes,
+        sensitive_attributes: schema::resource(type_name)
+            .map(|s| sensitive_paths(&s.block))
+            .unwrap_or_default(),
+        dependencies,
+    }
+}
+
+/// A provider call in flight.
+struct Call {
+    address: String,
+    step: Step,
+    type_name: String,
+    dependencies: Vec<String>,
+}
+
+type CallResult = (Call, Result<Option<RemoteObject>, ProviderError>, Duration);
+
+/// Reads back every create a killed apply left unfinished and records what exists.
+/// Returns the addresses it could not resolve, with why.
+pub async fn resolve_pending(
+    context: &Context,
+    instance: &InstanceAddr,
+    state: &mut StateDocument,
+    writer: &mut dyn StateWriter,
+) -> Result<(), String> {
+    let pending = state.pending.clone();
+    for intent in pending {
+        let Some(provider) = context.registry.provider(&intent.type_name) else {
+            return Err(format!(
+                "an earlier apply of {instance} was interrupted while creating {}, and this build cannot read {} to find out whether it exists",
+                intent.address, intent.type_name
+            ));
+        };
+        context.emit(Event::Started {
+            instance: instance.clone(),
+            address: intent.address.clone(),
+            step: Step::ReadBack,
+        });
+        let start = Instant::now();
+        let object = RemoteObject {
+            provider_id: intent.provider_id.clone(),
+            attributes: intent.attributes.clone(),
+        };
+        let found = provider
+            .read(&intent.type_name, &object)
+            .await
+            .map_err(|e| {
+                format!(
+                    "an earlier apply of {instance} was interrupted while creating {}, and reading it back failed: {e}",
+                    intent.address
+                )
+            })?;
+        let entry = match found {
+            Some(object) => JournalEntry::Put(stored(
+                &intent.address,
+                &intent.type_name,
+                object,
+                intent.dependencies.clone(),
+            )),
+            None => JournalEntry::Remove {
+                address: intent.address.clone(),
+            },
+        };
+        writer
+            .record(state, std::slice::from_ref(&entry))
+            .map_err(|e| e.to_string())?;
+        state.apply_entry(entry);
+        context.emit(Event::Finished {
+            instance: instance.clone(),
+            address: intent.address.clone(),
+            step: Step::ReadBack,
+            elapsed: start.elapsed(),
+        });
+    }
+    Ok(())
+}
+
+/// Applies one instance's plan. `state` is the (refreshed) state the plan was made
+/// against; `writer` holds the instance's lock. The state is committed at the end,
+/// also when steps failed, so that everything done is kept.
+pub async fn apply_instance(
+    context: Context,
+    plan: InstancePlan,
+    mut state: StateDocument,
+    mut writer: Box<dyn StateWriter>,
+) -> InstanceReport {
+    let instance = plan.instance.clone();
+    let mut report = InstanceReport {
+        instance: instance.clone(),
+        resources: Vec::new(),
+        error: None,
+        diagnostics: Diagnostics::default(),
+        serial: None,
+    };
+    let mut work: BTreeMap<String, Work> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != ChangeAction::NoOp)
+        .map(|c| {
+            let address = c.addr.to_string();
+            (
+                address.clone(),
+                Work {
+                    action: c.action,
+                    create_before_destroy: c.create_before_destroy,
+                    label: static_label(&address),
+                    dependencies: c.dependencies.clone(),
+                    delete_done: false,
+                    write_done: false,
+                    in_flight: false,
+                    status: None,
+                    elapsed: Duration::ZERO,
+                },
+            )
+        })
+        .collect();
+    let changed_state = !work.is_empty();
+    let mut calls: JoinSet<CallResult> = JoinSet::new();
+    // Which deposed objects (replaced with create_before_destroy) wait for deletion.
+    let mut deposed: HashMap<String, StateResource> = HashMap::new();
+
+    loop {
+        let current = if work.values().all(Work::settled) && calls.is_empty() {
+            None
+        } else {
+            let (replanned, diags) = plan_instance(&context.repo, &instance, Some(&state));
+            match replanned {
+                Some(p) => Some(p),
+                None => {
+                    report.diagnostics.extend(diags);
+                    report.error =
+                        Some("the specs could not be evaluated against the new state".into());
+                    None
+                }
+            }
+        };
+        let mut intents = Vec::new();
+        let mut starts = Vec::new();
+        if let Some(current) = &current
+            && !context.interrupted.load(Ordering::SeqCst)
+        {
+            let changes: HashMap<String, &PlannedChange> = current
+                .changes
+                .iter()
+                .map(|c| (c.addr.to_string(), c))
+                .collect();
+            let blocked = blocked_reasons(&work);
+            let ready: Vec<(String, Step)> = work
+                .iter()
+                .filter(|(_, w)| w.status.is_none() && !w.in_flight)
+                .filter_map(|(address, w)| {
+                    next_step(address, w, &work, &state).map(|s| (address.clone(), s))
+                })
+                .collect();
+            for (address, reason) in blocked {
+                if let Some(w) = work.get_mut(&address)
+                    && w.status.is_none()
+                    && !w.in_flight
+                {
+                    w.status = Some(Status::Skipped(reason));
+                }
+            }
+            for (address, step) in ready {
+                let w = work.get_mut(&address).expect("ready work exists");
+                if w.status.is_some() {
+                    continue;
+                }
+                let change = changes.get(&address).copied();
+                let type_name = static_type(&address);
+                match step {
+                    Step::Delete => {
+                        let target = if w.create_before_destroy {
+                            deposed.get(&address).cloned()
+                        } else {
+                            state.resource(&address).cloned()
+                        };
+                        let Some(target) = target else {
+                            // Already gone (refresh found it deleted): nothing to call.
+                            w.delete_done = true;
+                            continue;
+                        };
+                        w.in_flight = true;
+                        starts.push((
+                            Call {
+                                address: address.clone(),
+                                step,
+                                type_name: target.type_name.clone(),
+                                dependencies: target.dependencies.clone(),
+                            },
+                            None,
+                            Some(remote(&target)),
+                        ));
+                    }
+                    Step::Create | Step::Update => {
+                        let expected = match (w.action, w.create_before_destroy) {
+                            (ChangeAction::Replace, false) => ChangeAction::Create,
+                            (ChangeAction::Replace, true) => ChangeAction::Replace,
+                            (action, _) => action,
+                        };
+                        let Some(change) = change.filter(|c| c.action == expected) else {
+                            let now = change.map_or("nothing", |c| action_name(c.action));
+                            w.status = Some(Status::Failed(format!(
+                                "the plan changed while applying: {} was planned, the specs and state now call for {now}; run plan again",
+                                action_name(w.action)
+                            )));
+                            continue;
+                        };
+                        let Some(after) = change.after.clone() else {
+                            continue;
+                        };
+                        let call_step = if expected == ChangeAction::Update {
+                            Step::Update
+                        } else {
+                            Step::Create
+                        };
+                        let prior = if call_step == Step::Update {
+                            state.resource(&address).map(remote)
+                        } else {
+                            None
+                        };
+                        if call_step == Step::Create {
+                            let pending = PendingCreate {
+                                address: address.clone(),
+                                type_name: type_name.clone(),
+                                provider_id: None,
+                                attributes: known_attributes(&after),
+                                sensitive_attributes: schema::resource(&type_name)
+                                    .map(|s| sensitive_paths(&s.block))
+                                    .unwrap_or_default(),
+                                dependencies: change.dependencies.clone(),
+                            };
+                            intents.push(JournalEntry::Intent(pending));
+                        }
+                        w.in_flight = true;
+                        starts.push((
+                            Call {
+                                address: address.clone(),
+                                step: call_step,
+                                type_name,
+                                dependencies: change.dependencies.clone(),
+                            },
+                            Some(after),
+                            prior,
+                        ));
+                    }
+                    Step::ReadBack => {}
+                }
+            }
+        }
+        // With create_before_destroy the old object is deposed, not forgotten, before
+        // the new one takes its address.
+        if !intents.is_empty() {
+            if let Err(e) = writer.record(&state, &intents) {
+                report.error = Some(format!("cannot record the steps about to start: {e}"));
+                for (call, _, _) in &starts {
+                    if let Some(w) = work.get_mut(&call.address) {
+                        w.in_flight = false;
+                    }
+                }
+                starts.clear();
+                context.interrupted.store(true, Ordering::SeqCst);
+            } else {
+                for entry in intents {
+                    state.apply_entry(entry);
+                }
+            }
+        }
+        for (call, after, prior) in starts {
+            if call.step == Step::Create
+                && let Some(w) = work.get(&call.address)
+                && w.create_before_destroy
+                && let Some(old) = state.resource(&call.address)
+            {
+                deposed.insert(call.address.clone(), old.clone());
+            }
+            context.emit(Event::Started {
+                instance: instance.clone(),
+                address: call.address.clone(),
+                step: call.step,
+            });
+            let registry = context.registry.clone();
+            let permits = context.calls.clone();
+            calls.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let start = Instant::now();
+                let result = match registry.provider(&call.type_name) {
+                    None => Err(ProviderError::Unsupported {
+                        type_name: call.type_name.clone(),
+                        operation: "apply",
+                    }),
+                    Some(provider) => match (call.step, &after, &prior) {
+                        (Step::Create, Some(after), _) => {
+                            provider.create(&call.type_name, after).await.map(Some)
+                        }
+                        (Step::Update, Some(after), Some(prior)) => provider
+                            .update(&call.type_name, prior, after)
+                            .await
+                            .map(Some),
+                        (Step::Update, Some(after), None) => {
+                            provider.create(&call.type_name, after).await.map(Some)
+                        }
+                        (Step::Delete, _, Some(prior)) => {
+                            provider.delete(&call.type_name, prior).await.map(|()| None)
+                        }
+                        _ => Err(ProviderError::Invalid {
+                            type_name: call.type_name.clone(),
+                            message: format!("nothing to {}", call.step),
+                        }),
+                    },
+                };
+                (call, result, start.elapsed())
+            });
+        }
+
+        if calls.is_empty() {
+            break;
+        }
+        // Wait for one call, then take every other that has finished too, so that
+        // their outcomes share one journal write.
+        let mut finished = Vec::new();
+        if let Some(joined) = calls.join_next().await {
+            finished.push(joined);
+        }
+        while let Some(joined) = calls.try_join_next() {
+            finished.push(joined);
+        }
+        let mut entries = Vec::new();
+        for joined in finished {
+            let (call, result, elapsed) = match joined {
+                Ok(r) => r,
+                Err(e) => {
+                    report.error = Some(format!("a provider call panicked: {e}"));
+                    continue;
+                }
+            };
+            let w = work.get_mut(&call.address).expect("calls are for work");
+            w.in_flight = false;
+            w.elapsed += elapsed;
+            match result {
+                Ok(object) => {
+                    match call.step {
+                        Step::Delete => {
+                            w.delete_done = true;
+                            if w.create_before_destroy {
+                                deposed.remove(&call.address);
+                            } else {
+                                entries.push(JournalEntry::Remove {
+                                    address: call.address.clone(),
+                                });
+                            }
+                        }
+                        _ => {
+                            w.write_done = true;
+                            if let Some(object) = object {
+                                entries.push(JournalEntry::Put(stored(
+                                    &call.address,
+                                    &call.type_name,
+                                    object,
+                                    call.dependencies.clone(),
+                                )));
+                            }
+                        }
+                    }
+                    context.emit(Event::Finished {
+                        instance: instance.clone(),
+                        address: call.address.clone(),
+                        step: call.step,
+                        elapsed,
+                    });
+                }
+                Err(e) => {
+                    let message = format!("{}: {e}", call.address);
+                    context.emit(Event::Failed {
+                        instance: instance.clone(),
+                        address: call.address.clone(),
+                        step: call.step,
+                        message: message.clone(),
+                    });
+                    w.status = Some(Status::Failed(message));
+                }
+            }
+        }
+        if let Err(e) = writer.record(&state, &entries) {
+            report.error = Some(format!("cannot record finished steps: {e}"));
+            context.interrupted.store(true, Ordering::SeqCst);
+        }
+        for entry in entries {
+            state.apply_entry(entry);
+        }
+    }
+
+    let interrupted = context.interrupted.load(Ordering::SeqCst);
+    for (address, w) in work {
+        let status = match w.status {
+            Some(status) => status,
+            None if !w.needs_delete() && !w.needs_write() => Status::Done,
+            None if interrupted => Status::NotStarted,
+            None => Status::Skipped("a resource it depends on did not finish".into()),
+        };
+        report.resources.push(ResourceReport {
+            address,
+            action: w.action,
+            status,
+            elapsed: w.elapsed,
+        });
+    }
+    // Objects deposed by create_before_destroy whose delete did not happen stay known.
+    for (address, old) in deposed {
+        report.resources.push(ResourceReport {
+            address: format!("{address} (deposed)"),
+            action: ChangeAction::Delete,
+            status: Status::Failed(format!(
+                "the replaced object {} was not deleted; delete it by hand",
+                old.provider_id.as_deref().unwrap_or(&address)
+            )),
+            elapsed: Duration::ZERO,
+        });
+    }
+    if changed_state || state.serial == 0 {
+        match writer.commit(&state) {
+            Ok(serial) => report.serial = Some(serial),
+            Err(e) => {
+                report.error = Some(format!(
+                    "cannot write the state (every finished step is in the journal): {e}"
+                ))
+            }
+        }
+    }
+    report
+}
+
+fn action_name(action: ChangeAction) -> &'static str {
+    match action {
+        ChangeAction::NoOp => "no change",
+        ChangeAction::Create => "create",
+        ChangeAction::Update => "update",
+        ChangeAction::Replace => "replace",
+        ChangeAction::Delete => "delete",
+    }
+}
+
+/// The type of a resource address (`module.a.google_project.this[0]` → `google_project`).
+fn static_type(address: &str) -> String {
+    let label = static_label(address);
+    let parts: Vec<&str> = label.split('.').collect();
+    parts
+        .len()
+        .checked_sub(2)
+        .map(|i| parts[i].to_string())
+        .unwrap_or_default()
+}
+
+/// Work that can no longer run because something it needs failed or was skipped.
+fn blocked_reasons(work: &BTreeMap<String, Work>) -> Vec<(String, String)> {
+    let broken: Vec<(&String, &Work)> = work
+        .iter()
+        .filter(|(_, w)| matches!(w.status, Some(Status::Failed(_) | Status::Skipped(_))))
+        .collect();
+    let mut out = Vec::new();
+    for (address, w) in work {
+        if w.status.is_some() || w.in_flight {
+            continue;
+        }
+        for (other, o) in &broken {
+            // A write waits for its dependencies' writes; a delete for the deletes of
+            // what depends on it.
+            let needs_its_write =
+                w.needs_write() && o.needs_write() && w.dependencies.contains(&o.label);
+            let needs_its_delete =
+                w.needs_delete() && o.needs_delete() && o.dependencies.contains(&w.label);
+            if needs_its_write || needs_its_delete {
+                out.push((address.clone(), format!("{other} did not finish")));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The step a resource can take now, if any.
+fn next_step(
+    address: &str,
+    w: &Work,
+    work: &BTreeMap<String, Work>,
+    state: &StateDocument,
+) -> Option<Step> {
+    let first_delete = w.needs_delete() && !(w.create_before_destroy && w.needs_write());
+    if first_delete {
+        // Everything that depends on it and goes away goes first; with an orphan, so does
+        // every kept resource that depended on it and is updated.
+        let waiting = work.iter().any(|(other, o)| {
+            other != address
+                && ((o.needs_delete() && o.dependencies.contains(&w.label))
+                    || (w.action == ChangeAction::Delete
+                        && o.needs_write()
+                        && state
+                            .resource(other)
+                            .is_some_and(|r| r.dependencies.contains(&w.label))))
+        });
+        return (!waiting).then_some(Step::Delete);
+    }
+    if w.needs_write() {
+        let waiting = w.dependencies.iter().any(|dep| {
+            work.iter()
+                .any(|(other, o)| other != address && o.label == *dep && o.needs_write())
+        });
+        return (!waiting).then_some(if w.action == ChangeAction::Update {
+            Step::Update
+        } else {
+            Step::Create
+        });
+    }
+    if w.needs_delete() {
+        // The deposed half of a create_before_destroy replacement.
+        return Some(Step::Delete);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_labels_drop_keys() {
+        assert_eq!(
+            static_label(r#"module.db["a.b[c]"].google_sql_user.app[0]"#),
+            "module.db.google_sql_user.app"
+        );
+        assert_eq!(static_label("google_project.this"), "google_project.this");
+        assert_eq!(
+            static_type(r#"module.x["k"].google_project.p[3]"#),
+            "google_project"
+        );
+    }
+}
