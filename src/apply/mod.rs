@@ -459,7 +459,7 @@ pub async fn apply_instance(
                         } else {
                             None
                         };
-                        if call_step == Step::Create {
+                        if call_step == Step::Create && !Registry::is_local(&type_name) {
                             let pending = PendingCreate {
                                 address: address.clone(),
                                 type_name: type_name.clone(),

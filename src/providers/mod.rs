@@ -96,9 +96,15 @@ impl Registry {
         self
     }
 
+    /// Whether a type lives only in state (`random_*`): creating one calls no API,
+    /// so an interrupted create leaves nothing behind.
+    pub fn is_local(type_name: &str) -> bool {
+        type_name.starts_with("random_")
+    }
+
     /// The provider of a type, or `None` when this build cannot reach its API.
     pub fn provider(&self, type_name: &str) -> Option<&dyn Provider> {
-        if type_name.starts_with("random_") {
+        if Registry::is_local(type_name) {
             return Some(&self.random);
         }
         match &self.gcp {

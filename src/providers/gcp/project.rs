@@ -26,6 +26,41 @@ fn planned_parent(planned: &Value) -> Option<String> {
         .or_else(|| planned_str(planned, "org_id").map(|o| format!("organizations/{o}")))
 }
 
+fn stored_parent(stored: &RemoteObject) -> Option<String> {
+    stored_str(stored, "folder_id")
+        .map(|f| format!("folders/{f}"))
+        .or_else(|| stored_str(stored, "org_id").map(|o| format!("organizations/{o}")))
+}
+
+/// Whether `parent` lists the project among its children (deleted ones included).
+async fn listed_under(
+    client: &GcpClient,
+    parent: &str,
+    project_id: &str,
+) -> Result<bool, GcpError> {
+    let mut page_token = String::new();
+    loop {
+        let mut path = format!("v3/projects?parent={parent}&showDeleted=true&pageSize=500");
+        if !page_token.is_empty() {
+            path.push_str(&format!("&pageToken={page_token}"));
+        }
+        let page = client.call(CRM, Method::GET, &path, None).await?;
+        let found = page
+            .get("projects")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .any(|p| p.get("projectId").and_then(Json::as_str) == Some(project_id));
+        if found {
+            return Ok(true);
+        }
+        match page.get("nextPageToken").and_then(Json::as_str) {
+            Some(token) if !token.is_empty() => page_token = token.to_string(),
+            _ => return Ok(false),
+        }
+    }
+}
+
 /// Labels as Google returns them, with an empty map read as unset so that a
 /// spec without labels matches a project without any.
 fn labels_of(project: &Json) -> Json {
@@ -132,8 +167,16 @@ pub(super) async fn read_project(
     let project_id = stored_str(stored, "project_id")
         .or(stored.provider_id.as_deref())
         .unwrap_or_default();
-    let Some(project) = get_project(client, project_id).await? else {
-        return Ok(None);
+    let project = match get_project(client, project_id).await {
+        Ok(Some(project)) => project,
+        Ok(None) => return Ok(None),
+        // Google answers a missing project with 403, like one we may not see; the
+        // parent's list of projects, which is strongly consistent, tells them apart.
+        Err(e) if e.status == Some(403) => match stored_parent(stored) {
+            Some(parent) if !listed_under(client, &parent, project_id).await? => return Ok(None),
+            _ => return Err(e),
+        },
+        Err(e) => return Err(e),
     };
     let policy = stored_str(stored, "deletion_policy").unwrap_or("PREVENT");
     project_object(client, &project, policy).await.map(Some)

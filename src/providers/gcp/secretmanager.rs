@@ -324,7 +324,7 @@ pub(super) async fn read_version(
     stored: &RemoteObject,
 ) -> Result<Option<RemoteObject>, GcpError> {
     let Some(name) = stored_str(stored, "name").or(stored.provider_id.as_deref()) else {
-        return Ok(None);
+        return find_version(client, stored).await;
     };
     let version = match client
         .call(SM, Method::GET, &format!("v1/{name}"), None)
@@ -345,6 +345,61 @@ pub(super) async fn read_version(
         .cloned()
         .unwrap_or(Json::Null);
     Ok(Some(version_object(&version, secret, data)))
+}
+
+/// The version whose name a create never reported (its response was lost, or the
+/// process died): the newest live version of the secret holding exactly the
+/// requested payload, if any.
+async fn find_version(
+    client: &GcpClient,
+    stored: &RemoteObject,
+) -> Result<Option<RemoteObject>, GcpError> {
+    let (Some(secret), Some(wanted)) = (
+        stored_str(stored, "secret"),
+        stored.attributes.get("secret_data").and_then(Json::as_str),
+    ) else {
+        return Ok(None);
+    };
+    let listed = match client
+        .call(SM, Method::GET, &format!("v1/{secret}/versions"), None)
+        .await
+    {
+        Ok(listed) => listed,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut versions: Vec<&Json> = listed
+        .get("versions")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| v.get("state").and_then(Json::as_str) != Some("DESTROYED"))
+        .collect();
+    let number = |v: &Json| {
+        v.get("name")
+            .and_then(Json::as_str)
+            .and_then(|n| n.rsplit('/').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    versions.sort_by_key(|v| std::cmp::Reverse(number(v)));
+    for version in versions {
+        let Some(name) = version.get("name").and_then(Json::as_str) else {
+            continue;
+        };
+        let access = client
+            .call(SM, Method::GET, &format!("v1/{name}:access"), None)
+            .await?;
+        let data = access
+            .get("payload")
+            .and_then(|p| p.get("data"))
+            .and_then(Json::as_str)
+            .and_then(|d| STANDARD.decode(d).ok());
+        if data.as_deref() == Some(wanted.as_bytes()) {
+            return Ok(Some(version_object(version, secret, json!(wanted))));
+        }
+    }
+    Ok(None)
 }
 
 pub(super) async fn update_version(

@@ -1,0 +1,586 @@
+//! `yagura apply` end to end: the binary against fake-gcp, with local state.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use support::Fake;
+use yagura::addr::InstanceAddr;
+use yagura::state::Backend;
+use yagura::state::local::LocalBackend;
+
+const PLATFORM: &str = r#"
+platform {
+  org_id          = "123456789012"
+  billing_account = "01ABCD-234567-89EFGH"
+}
+
+environment "development" {}
+"#;
+
+/// A project with an API, a service account granted a role, and a secret whose
+/// value is a random key: seven resources in four levels of dependency.
+const SPEC: &str = r#"
+service "demo" {
+  owner        = "team"
+  environments = ["development"]
+}
+
+resource "google_project" "this" {
+  project_id      = "acme-demo-${env.name}"
+  name            = "demo"
+  org_id          = platform.org_id
+  billing_account = platform.billing_account
+  deletion_policy = "DELETE"
+  labels = {
+    team = "payments"
+  }
+}
+
+resource "google_project_service" "sm" {
+  project = google_project.this.project_id
+  service = "secretmanager.googleapis.com"
+}
+
+resource "google_service_account" "app" {
+  project    = google_project.this.project_id
+  account_id = "demo-app"
+}
+
+resource "google_project_iam_member" "app" {
+  project = google_project.this.project_id
+  role    = "roles/secretmanager.secretAccessor"
+  member  = google_service_account.app.member
+}
+
+resource "random_id" "key" {
+  byte_length = 16
+}
+
+resource "google_secret_manager_secret" "key" {
+  project   = google_project.this.project_id
+  secret_id = "key"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.sm]
+}
+
+resource "google_secret_manager_secret_version" "key" {
+  secret      = google_secret_manager_secret.key.id
+  secret_data = random_id.key.b64_url
+}
+"#;
+
+const PROJECT: &str = "acme-demo-development";
+
+fn repo(spec: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("yagura.hcl"), PLATFORM).expect("write yagura.hcl");
+    write_spec(dir.path(), spec);
+    dir
+}
+
+fn write_spec(dir: &Path, spec: &str) {
+    let service = dir.join("services/demo");
+    std::fs::create_dir_all(&service).expect("create the service directory");
+    std::fs::write(service.join("main.hcl"), spec).expect("write the spec");
+}
+
+/// `yagura -C dir ARGS` against the fake, with no terminal on stdin.
+fn command(dir: &Path, fake: &Fake, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_yagura"));
+    command
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("SPANNER_EMULATOR_HOST")
+        .stdin(Stdio::null());
+    for (api, url) in fake.endpoints.as_object().expect("an endpoint map") {
+        command.env(
+            format!("YAGURA_ENDPOINT_{}", api.to_uppercase()),
+            url.as_str().expect("a URL"),
+        );
+    }
+    command
+}
+
+fn yagura(dir: &Path, fake: &Fake, args: &[&str]) -> Output {
+    command(dir, fake, args)
+        .output()
+        .expect("the yagura binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn succeeded(output: &Output) -> String {
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// GETs a path of one of the fake's APIs.
+fn get(fake: &Fake, api: &str, path: &str) -> Json {
+    tls();
+    let url = format!("{}{path}", fake.url(api));
+    support::runtime().block_on(async {
+        let response = reqwest::get(&url).await.expect("the fake answers");
+        response.json().await.expect("JSON")
+    })
+}
+
+/// reqwest is built without a default TLS back-end; the binary installs ring, and so do tests.
+fn tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn policy_members(fake: &Fake, role: &str) -> Vec<String> {
+    tls();
+    let url = format!(
+        "{}v3/projects/{PROJECT}:getIamPolicy",
+        fake.url("cloudresourcemanager")
+    );
+    let policy: Json = support::runtime().block_on(async {
+        reqwest::Client::new()
+            .post(&url)
+            .json(&serde_json::json!({"options": {"requestedPolicyVersion": 3}}))
+            .send()
+            .await
+            .expect("the fake answers")
+            .json()
+            .await
+            .expect("JSON")
+    });
+    policy["bindings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["role"] == role)
+        .flat_map(|b| b["members"].as_array().cloned().unwrap_or_default())
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect()
+}
+
+fn no_changes(dir: &Path, fake: &Fake) {
+    let output = yagura(dir, fake, &["plan", "--detailed-exitcode"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a plan after apply shows no changes:\n{stdout}\n{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn apply_creates_converges_changes_in_place_and_destroys_removals() {
+    let fake = Fake::start(&[]);
+    let dir = repo(SPEC);
+    let stdout = succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    assert!(
+        stdout.contains("Apply complete") && stdout.contains("7 created, 0 changed, 0 destroyed"),
+        "{stdout}"
+    );
+    let project = get(
+        &fake,
+        "cloudresourcemanager",
+        &format!("v3/projects/{PROJECT}"),
+    );
+    assert_eq!(project["labels"]["team"], "payments");
+    let member = format!("serviceAccount:demo-app@{PROJECT}.iam.gserviceaccount.com");
+    assert_eq!(
+        policy_members(&fake, "roles/secretmanager.secretAccessor"),
+        [member.clone()]
+    );
+    no_changes(dir.path(), &fake);
+
+    // A label changes in place; the grant is removed from the specs.
+    let without_grant = SPEC.replace("team = \"payments\"", "team = \"billing\"");
+    let start = without_grant
+        .find("resource \"google_project_iam_member\"")
+        .expect("the grant is in the spec");
+    let end = without_grant
+        .find("resource \"random_id\"")
+        .expect("random_id follows");
+    let without_grant = format!("{}{}", &without_grant[..start], &without_grant[end..]);
+    write_spec(dir.path(), &without_grant);
+    let stdout = succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    assert!(
+        stdout.contains("0 created, 1 changed, 1 destroyed, 0 failed"),
+        "{stdout}"
+    );
+    let project = get(
+        &fake,
+        "cloudresourcemanager",
+        &format!("v3/projects/{PROJECT}"),
+    );
+    assert_eq!(project["labels"]["team"], "billing");
+    assert!(policy_members(&fake, "roles/secretmanager.secretAccessor").is_empty());
+    no_changes(dir.path(), &fake);
+
+    let state = LocalBackend::new(dir.path().join("state"))
+        .read(&InstanceAddr::new("demo", "development"))
+        .expect("readable")
+        .expect("written");
+    assert_eq!(state.serial, 2, "one write per apply");
+    assert_eq!(state.resources.len(), 6);
+    assert!(state.pending.is_empty());
+    let mode = std::fs::metadata(dir.path().join("state/demo/development.json"))
+        .expect("the state file")
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn without_a_terminal_apply_needs_auto_approve() {
+    let fake = Fake::start(&[]);
+    let dir = repo(SPEC);
+    let output = yagura(dir.path(), &fake, &["apply"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("there is no terminal to ask on; pass --auto-approve"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("state/demo/development.json").exists());
+    let projects = get(
+        &fake,
+        "cloudresourcemanager",
+        "v3/projects?parent=organizations/123456789012",
+    );
+    assert!(projects.get("projects").is_none(), "{projects}");
+}
+
+#[test]
+fn a_saved_plan_applies_and_a_stale_one_is_refused() {
+    let fake = Fake::start(&[]);
+    let dir = repo(SPEC);
+    succeeded(&yagura(dir.path(), &fake, &["plan", "--out", "first.plan"]));
+    succeeded(&yagura(
+        dir.path(),
+        &fake,
+        &["plan", "--out", "second.plan"],
+    ));
+    let stdout = succeeded(&yagura(dir.path(), &fake, &["apply", "first.plan"]));
+    assert!(stdout.contains("7 created"), "{stdout}");
+
+    // The state moved on since the second plan was made.
+    let output = yagura(dir.path(), &fake, &["apply", "second.plan"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "the plan is stale: the state of demo/development was written since the plan was made"
+        ),
+        "{stderr}"
+    );
+
+    // The specs changed since the plan was made.
+    write_spec(dir.path(), &SPEC.replace("payments", "billing"));
+    succeeded(&yagura(dir.path(), &fake, &["plan", "--out", "third.plan"]));
+    write_spec(dir.path(), &SPEC.replace("payments", "ledger"));
+    let output = yagura(dir.path(), &fake, &["apply", "third.plan"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("the specs changed since")
+            && stderr.contains("third.plan was made; plan again"),
+        "{stderr}"
+    );
+
+    // The cloud changed since the plan was made: the label was edited by hand.
+    write_spec(dir.path(), &SPEC.replace("payments", "billing"));
+    succeeded(&yagura(
+        dir.path(),
+        &fake,
+        &["plan", "--out", "fourth.plan"],
+    ));
+    let url = format!(
+        "{}v3/projects/{PROJECT}?updateMask=labels",
+        fake.url("cloudresourcemanager")
+    );
+    tls();
+    support::runtime().block_on(async {
+        let response = reqwest::Client::new()
+            .patch(&url)
+            .json(&serde_json::json!({"labels": {"team": "by-hand"}}))
+            .send()
+            .await
+            .expect("the fake answers");
+        assert!(response.status().is_success());
+    });
+    let output = yagura(dir.path(), &fake, &["apply", "fourth.plan"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("the plan is stale: the planned values of demo/development/google_project.this changed since it was made"),
+        "{stderr}"
+    );
+    let project = get(
+        &fake,
+        "cloudresourcemanager",
+        &format!("v3/projects/{PROJECT}"),
+    );
+    assert_eq!(project["labels"]["team"], "by-hand", "nothing was applied");
+}
+
+#[test]
+fn a_failure_skips_only_what_depends_on_it() {
+    let fake = Fake::start(&[]);
+    let spec = format!(
+        "{SPEC}\n{}",
+        r#"
+resource "google_project" "orphaned" {
+  project_id      = "acme-demo-orphaned"
+  name            = "orphaned"
+  folder_id       = "999"
+  billing_account = platform.billing_account
+  deletion_policy = "DELETE"
+}
+
+resource "google_service_account" "orphaned" {
+  project    = google_project.orphaned.project_id
+  account_id = "lost-account"
+}
+"#
+    );
+    let dir = repo(&spec);
+    let output = yagura(dir.path(), &fake, &["apply", "--auto-approve"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Apply failed")
+            && stdout.contains("7 created, 0 changed, 0 destroyed, 1 failed, 1 skipped"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("google_service_account.orphaned")
+            && stdout.contains("skipped: google_project.orphaned did not finish"),
+        "{stdout}"
+    );
+    let failure = stdout
+        .lines()
+        .find(|l| l.contains("google_project.orphaned") && l.contains("failed"))
+        .expect("the failure is listed");
+    assert!(failure.contains("folders/999"), "{failure}");
+
+    // What finished is in the state; what did not is planned again.
+    let output = yagura(dir.path(), &fake, &["plan", "--detailed-exitcode"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stdout).contains("Plan: 2 to add, 0 to change, 0 to destroy."),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
+#[test]
+fn a_locked_instance_fails_fast_naming_the_holder_or_waits() {
+    let fake = Fake::start(&[]);
+    let dir = repo(SPEC);
+    let backend = LocalBackend::new(dir.path().join("state"));
+    let instance = InstanceAddr::new("demo", "development");
+    let held = backend
+        .lock(
+            &instance,
+            &yagura::state::LockInfo::current("state rm"),
+            Duration::ZERO,
+        )
+        .expect("the lock is free");
+    let output = yagura(dir.path(), &fake, &["apply", "--auto-approve"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("demo/development is locked by")
+            && stderr.contains(&format!("pid {}, state rm", std::process::id())),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("state/demo/development.json").exists());
+
+    // With --lock-timeout the second apply waits for the holder and then runs.
+    let child = command(
+        dir.path(),
+        &fake,
+        &["apply", "--auto-approve", "--lock-timeout", "5m"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("yagura starts");
+    drop(held);
+    let output = child.wait_with_output().expect("yagura finishes");
+    let stdout = succeeded(&output);
+    assert!(stdout.contains("7 created"), "{stdout}");
+}
+
+/// Kills apply with SIGKILL at successive points (after the n-th step starts), then
+/// lets a last apply finish: everything exists exactly once and the state knows it.
+#[test]
+fn killed_applies_converge_without_duplicates() {
+    let fake = Fake::start(&["--latency-ms", "5"]);
+    let dir = repo(SPEC);
+    for n in 1..=8 {
+        let mut child = command(dir.path(), &fake, &["apply", "--auto-approve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("yagura starts");
+        let stderr = BufReader::new(child.stderr.take().expect("piped"));
+        let mut started = 0;
+        for line in stderr.lines() {
+            let line = line.expect("stderr is text");
+            if line.ends_with("...") {
+                started += 1;
+                if started == n {
+                    break;
+                }
+            }
+        }
+        child.kill().expect("SIGKILL is delivered");
+        child.wait().expect("the child is reaped");
+    }
+    let stdout = succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    assert!(stdout.contains("Apply complete"), "{stdout}");
+    no_changes(dir.path(), &fake);
+
+    let projects = get(
+        &fake,
+        "cloudresourcemanager",
+        "v3/projects?parent=organizations/123456789012",
+    );
+    let ids: Vec<&str> = projects["projects"]
+        .as_array()
+        .expect("projects")
+        .iter()
+        .filter_map(|p| p["projectId"].as_str())
+        .collect();
+    assert_eq!(ids, [PROJECT]);
+    let accounts = get(
+        &fake,
+        "iam",
+        &format!("v1/projects/{PROJECT}/serviceAccounts"),
+    );
+    assert_eq!(
+        accounts["accounts"].as_array().map(Vec::len),
+        Some(1),
+        "{accounts}"
+    );
+    let versions = get(
+        &fake,
+        "secretmanager",
+        &format!("v1/projects/{PROJECT}/secrets/key/versions"),
+    );
+    assert_eq!(
+        versions["versions"].as_array().map(Vec::len),
+        Some(1),
+        "{versions}"
+    );
+    let member = format!("serviceAccount:demo-app@{PROJECT}.iam.gserviceaccount.com");
+    assert_eq!(
+        policy_members(&fake, "roles/secretmanager.secretAccessor"),
+        [member]
+    );
+    let state = LocalBackend::new(dir.path().join("state"))
+        .read(&InstanceAddr::new("demo", "development"))
+        .expect("readable")
+        .expect("written");
+    assert_eq!(state.resources.len(), 7);
+    assert!(state.pending.is_empty());
+}
+
+/// What a killed apply leaves when it dies between a create's call and its record:
+/// an intent in the state. The next apply reads the resource back instead of
+/// creating it again, and creates what the interrupted call never made.
+#[test]
+fn interrupted_creates_are_read_back_not_repeated() {
+    let fake = Fake::start(&[]);
+    let dir = repo(SPEC);
+    succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    let path = dir.path().join("state/demo/development.json");
+    let mut state: Json =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("state")).expect("JSON");
+    // The secret version and the grant were created, but only their intents were recorded.
+    let mut pending = Vec::new();
+    let resources = state["resources"].as_array_mut().expect("resources");
+    resources.retain(|r| {
+        let address = r["address"].as_str().unwrap_or_default();
+        let interrupted = address == "google_secret_manager_secret_version.key"
+            || address == "google_project_iam_member.app";
+        if interrupted {
+            let mut attributes = r["attributes"].clone();
+            let attrs = attributes.as_object_mut().expect("attributes");
+            for computed in ["name", "id", "version", "create_time", "etag"] {
+                attrs.remove(computed);
+            }
+            pending.push(serde_json::json!({
+                "address": address,
+                "type": r["type"],
+                "attributes": attributes,
+            }));
+        }
+        !interrupted
+    });
+    // And a create of a second account that never reached the API.
+    pending.push(serde_json::json!({
+        "address": "google_service_account.extra",
+        "type": "google_service_account",
+        "attributes": {"project": PROJECT, "account_id": "demo-extra",
+                       "email": format!("demo-extra@{PROJECT}.iam.gserviceaccount.com")},
+    }));
+    state["pending"] = Json::Array(pending);
+    std::fs::write(&path, serde_json::to_string_pretty(&state).expect("JSON")).expect("written");
+
+    let output = yagura(dir.path(), &fake, &["apply", "--auto-approve"]);
+    let stdout = succeeded(&output);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "google_secret_manager_secret_version.key: reading back an interrupted create..."
+        ) && stderr.contains("google_service_account.extra: reading back an interrupted create..."),
+        "{stderr}"
+    );
+    assert!(stdout.contains("No changes."), "{stdout}");
+    let versions = get(
+        &fake,
+        "secretmanager",
+        &format!("v1/projects/{PROJECT}/secrets/key/versions"),
+    );
+    assert_eq!(
+        versions["versions"].as_array().map(Vec::len),
+        Some(1),
+        "{versions}"
+    );
+    let accounts = get(
+        &fake,
+        "iam",
+        &format!("v1/projects/{PROJECT}/serviceAccounts"),
+    );
+    assert_eq!(
+        accounts["accounts"].as_array().map(Vec::len),
+        Some(1),
+        "{accounts}"
+    );
+    let state = LocalBackend::new(dir.path().join("state"))
+        .read(&InstanceAddr::new("demo", "development"))
+        .expect("readable")
+        .expect("written");
+    assert!(state.pending.is_empty());
+    assert_eq!(state.resources.len(), 7);
+    assert!(state.resource("google_service_account.extra").is_none());
+    no_changes(dir.path(), &fake);
+}
