@@ -202,7 +202,7 @@ fn apply_creates_converges_changes_in_place_and_destroys_removals() {
     let member = format!("serviceAccount:demo-app@{PROJECT}.iam.gserviceaccount.com");
     assert_eq!(
         policy_members(&fake, "roles/secretmanager.secretAccessor"),
-        [member.clone()]
+        std::slice::from_ref(&member)
     );
     no_changes(dir.path(), &fake);
 
@@ -583,4 +583,87 @@ fn interrupted_creates_are_read_back_not_repeated() {
     assert_eq!(state.resources.len(), 7);
     assert!(state.resource("google_service_account.extra").is_none());
     no_changes(dir.path(), &fake);
+}
+
+/// Eight applies, each in its own process and instance, add a different member to one
+/// project's policy at the same moment: every member ends up in the policy.
+#[test]
+fn eight_processes_granting_on_one_policy_all_land() {
+    let seed = serde_json::json!({
+        "organizations": ["123456789012"],
+        "billing_accounts": ["01ABCD-234567-89EFGH"],
+        "projects": [{"project_id": "acme-shared", "parent": "organizations/123456789012"}],
+    });
+    let fake = Fake::start_seeded(&seed, &[]);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("yagura.hcl"), PLATFORM).expect("write yagura.hcl");
+    for i in 0..8 {
+        let service = dir.path().join(format!("services/team{i}"));
+        std::fs::create_dir_all(&service).expect("create the service directory");
+        std::fs::write(
+            service.join("main.hcl"),
+            format!(
+                r#"
+service "team{i}" {{
+  owner        = "team{i}"
+  environments = ["development"]
+}}
+
+resource "google_project_iam_member" "viewer" {{
+  project = "acme-shared"
+  role    = "roles/viewer"
+  member  = "group:team{i}@acme.example"
+}}
+"#
+            ),
+        )
+        .expect("write the spec");
+    }
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            command(
+                dir.path(),
+                &fake,
+                &["apply", "--auto-approve", "--service", &format!("team{i}")],
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("yagura starts")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("yagura finishes");
+        let stdout = succeeded(&output);
+        assert!(stdout.contains("1 created"), "{stdout}");
+    }
+    let url = format!(
+        "{}v3/projects/acme-shared:getIamPolicy",
+        fake.url("cloudresourcemanager")
+    );
+    tls();
+    let policy: Json = support::runtime().block_on(async {
+        reqwest::Client::new()
+            .post(&url)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("the fake answers")
+            .json()
+            .await
+            .expect("JSON")
+    });
+    let mut viewers: Vec<String> = policy["bindings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["role"] == "roles/viewer")
+        .flat_map(|b| b["members"].as_array().cloned().unwrap_or_default())
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect();
+    viewers.sort();
+    let expected: Vec<String> = (0..8)
+        .map(|i| format!("group:team{i}@acme.example"))
+        .collect();
+    assert_eq!(viewers, expected, "{policy}");
 }

@@ -359,16 +359,32 @@ pub(super) async fn import_service_account(
 // ---------------------------------------------------------------------------
 // IAM policies, shared by the member types
 
-/// One async lock per IAM policy, so that this process's writers to one policy
-/// take turns instead of racing on its etag; other processes are handled by the
-/// etag check and the restart loop.
+/// The writers of each IAM policy in this process. Changes to one policy that
+/// arrive while another read-modify-write of it is under way wait, and the next
+/// turn writes all of them at once: a plan that grants ten roles on a project
+/// reads and writes its policy once or twice, not ten times. Other processes are
+/// handled by the etag check and the restart loop.
 #[derive(Default)]
-pub(super) struct PolicyLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+pub(super) struct PolicyLocks(Mutex<HashMap<String, Arc<PolicyQueue>>>);
+
+/// The queue of one policy's waiting changes and the turn to write it.
+#[derive(Default)]
+pub(super) struct PolicyQueue {
+    turn: tokio::sync::Mutex<()>,
+    waiting: Mutex<Vec<Queued>>,
+}
+
+/// A change waiting for its policy's next read-modify-write.
+struct Queued {
+    grant: Grant,
+    change: MemberChange,
+    done: tokio::sync::oneshot::Sender<Result<Json, GcpError>>,
+}
 
 impl PolicyLocks {
-    fn lock_for(&self, resource: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        locks.entry(resource.to_string()).or_default().clone()
+    fn queue_for(&self, resource: &str) -> Arc<PolicyQueue> {
+        let mut queues = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        queues.entry(resource.to_string()).or_default().clone()
     }
 }
 
@@ -758,21 +774,72 @@ enum MemberChange {
     Remove,
 }
 
-/// Adds or removes one grant with a read-modify-write of its policy; returns the
-/// policy as written, or as read when it needed no change.
+/// Adds or removes one grant; returns the policy as written, or as read when it
+/// needed no change.
 ///
-/// Holds this process's lock of the policy throughout. On a concurrent change
-/// (409 `ABORTED`, 412) the whole read-modify-write restarts with jittered
-/// backoff for up to `CONFLICT_WINDOW`; a write that names a service account IAM
-/// does not see yet restarts for up to `NEW_ACCOUNT_WINDOW`.
+/// The change joins its policy's queue. Whoever gets the next turn takes every
+/// queued change and makes them in one read-modify-write; the others find their
+/// result ready when their own turn comes.
 async fn change_member(
     client: &GcpClient,
     locks: &PolicyLocks,
     grant: &Grant,
     change: MemberChange,
 ) -> Result<Json, GcpError> {
-    let lock = locks.lock_for(&grant.resource.lock_key());
-    let _turn = lock.lock().await;
+    let queue = locks.queue_for(&grant.resource.lock_key());
+    let (done, mut result) = tokio::sync::oneshot::channel();
+    queue
+        .waiting
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Queued {
+            grant: grant.clone(),
+            change,
+            done,
+        });
+    let _turn = queue.turn.lock().await;
+    if let Ok(outcome) = result.try_recv() {
+        return outcome;
+    }
+    // Let the other changes started at the same moment join this turn.
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
+    let batch = std::mem::take(&mut *queue.waiting.lock().unwrap_or_else(PoisonError::into_inner));
+    let changes: Vec<(&Grant, MemberChange)> = batch.iter().map(|q| (&q.grant, q.change)).collect();
+    let outcome = read_modify_write(client, &grant.resource, &changes).await;
+    match outcome {
+        // One bad grant (an unknown member, say) must not fail the others: on an
+        // error that no retry fixes, each change is tried on its own.
+        Err(ref e) if batch.len() > 1 && !e.is_retryable() => {
+            for queued in batch {
+                let alone =
+                    read_modify_write(client, &grant.resource, &[(&queued.grant, queued.change)])
+                        .await;
+                let _ = queued.done.send(alone);
+            }
+        }
+        outcome => {
+            for queued in batch {
+                let _ = queued.done.send(outcome.clone());
+            }
+        }
+    }
+    result
+        .try_recv()
+        .expect("the turn that takes a change answers it")
+}
+
+/// Makes `changes` to one policy in one read-modify-write.
+///
+/// On a concurrent change (409 `ABORTED`, 412) the whole read-modify-write restarts
+/// with jittered backoff for up to `CONFLICT_WINDOW`; a write that names a service
+/// account IAM does not see yet restarts for up to `NEW_ACCOUNT_WINDOW`.
+async fn read_modify_write(
+    client: &GcpClient,
+    resource: &PolicyResource,
+    changes: &[(&Grant, MemberChange)],
+) -> Result<Json, GcpError> {
     let started = Instant::now();
     let mut delays = ExponentialBuilder::default()
         .with_min_delay(client.options.min_backoff)
@@ -781,18 +848,21 @@ async fn change_member(
         .without_max_times()
         .build();
     loop {
-        let mut policy = grant.resource.get_policy(client).await?;
-        let changed = match change {
-            MemberChange::Add => grant.add_to(&mut policy),
-            MemberChange::Remove => grant.remove_from(&mut policy),
-        };
+        let mut policy = resource.get_policy(client).await?;
+        let mut changed = false;
+        for (grant, change) in changes {
+            changed |= match change {
+                MemberChange::Add => grant.add_to(&mut policy),
+                MemberChange::Remove => grant.remove_from(&mut policy),
+            };
+        }
         if !changed {
             return Ok(policy);
         }
         // Version 3 is required with conditions; without it (and the etag just
         // read) a write could erase conditional bindings.
         policy["version"] = json!(3);
-        let error = match grant.resource.set_policy(client, &policy).await {
+        let error = match resource.set_policy(client, &policy).await {
             Ok(written) => return Ok(written),
             Err(e) => e,
         };
