@@ -323,9 +323,31 @@ fn a_saved_plan_applies_and_a_stale_one_is_refused() {
             .await
             .expect("the fake answers");
         assert!(response.status().is_success());
+        // The edit is an operation: wait until it is done, as gcloud does.
+        let operation: Json = response.json().await.expect("an operation");
+        let name = operation["name"].as_str().expect("a name").to_string();
+        let url = format!("{}v3/{name}", fake.url("cloudresourcemanager"));
+        loop {
+            let polled: Json = reqwest::get(&url)
+                .await
+                .expect("the fake answers")
+                .json()
+                .await
+                .expect("JSON");
+            if polled["done"] == true {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
     });
     let output = yagura(dir.path(), &fake, &["apply", "fourth.plan"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
     let stderr = text(&output.stderr);
     assert!(
         stderr.contains("the plan is stale: the planned values of demo/development/google_project.this changed since it was made"),

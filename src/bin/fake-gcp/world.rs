@@ -21,6 +21,7 @@ use crate::operations::Operations;
 use crate::policy::Policies;
 use crate::secretmanager::Secrets;
 use crate::serviceusage::Services;
+use crate::spanner::SpannerInstances;
 use crate::sqladmin::SqlInstances;
 
 /// Timing knobs of the fake cloud.
@@ -57,6 +58,23 @@ pub struct Seed {
     /// that environments delegate from.
     #[serde(default)]
     pub managed_zones: Vec<SeedManagedZone>,
+    /// Service-account keys whose signed JWTs the OAuth token endpoint accepts.
+    #[serde(default)]
+    pub service_account_keys: Vec<SeedServiceAccountKey>,
+}
+
+/// The public half of a service-account key, as the OAuth token endpoint needs it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedServiceAccountKey {
+    /// The service account's email: the `iss` of the JWTs the key signs.
+    pub client_email: String,
+    /// The key's id (`private_key_id` in the key file, `kid` in a JWT header).
+    #[serde(default)]
+    pub private_key_id: Option<String>,
+    /// The public key in PEM, `PUBLIC KEY` (X.509 SubjectPublicKeyInfo) or
+    /// `RSA PUBLIC KEY` (PKCS #1).
+    pub public_key_pem: String,
 }
 
 /// A Cloud DNS managed zone present from the start, with only its apex SOA and NS.
@@ -100,6 +118,7 @@ impl Seed {
             creator: None,
             projects: Vec::new(),
             managed_zones: Vec::new(),
+            service_account_keys: Vec::new(),
         }
     }
 
@@ -157,6 +176,7 @@ pub struct World {
     pub sql: SqlInstances,
     pub dns: ManagedZones,
     pub secrets: Secrets,
+    pub spanner: SpannerInstances,
 }
 
 impl World {
@@ -201,6 +221,7 @@ impl World {
             sql: SqlInstances::default(),
             dns: ManagedZones::default(),
             secrets: Secrets::default(),
+            spanner: SpannerInstances::default(),
             // A different stream from the call faults, so that one flag does not
             // shift the other's dice.
             operations: Operations::new(failing_operations, rng_seed ^ 0x5EED_0000_0000_0001),

@@ -8,8 +8,6 @@
 //! condition and audit config goes back to Google as it was read: the creator's
 //! `roles/owner`, service agents and other tools' grants live in the same policy.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -17,6 +15,7 @@ use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
 use tokio::time::Instant;
 
+use super::batch::Batches;
 use super::{GcpClient, GcpError, api_error, planned_bool, planned_str, stored_str};
 use crate::lang::Value;
 use crate::providers::{ProviderError, RemoteObject};
@@ -359,34 +358,15 @@ pub(super) async fn import_service_account(
 // ---------------------------------------------------------------------------
 // IAM policies, shared by the member types
 
-/// The writers of each IAM policy in this process. Changes to one policy that
-/// arrive while another read-modify-write of it is under way wait, and the next
-/// turn writes all of them at once: a plan that grants ten roles on a project
-/// reads and writes its policy once or twice, not ten times. Other processes are
-/// handled by the etag check and the restart loop.
-#[derive(Default)]
-pub(super) struct PolicyLocks(Mutex<HashMap<String, Arc<PolicyQueue>>>);
+/// The writers of each IAM policy in this process: changes to one policy that
+/// arrive together are written in one read-modify-write, so a plan that grants
+/// ten roles on a project reads and writes its policy once, not ten times. Other
+/// processes are handled by the etag check and the restart loop.
+pub(super) type PolicyLocks = Batches<(Grant, MemberChange), Result<Json, GcpError>>;
 
-/// The queue of one policy's waiting changes and the turn to write it.
-#[derive(Default)]
-pub(super) struct PolicyQueue {
-    turn: tokio::sync::Mutex<()>,
-    waiting: Mutex<Vec<Queued>>,
-}
-
-/// A change waiting for its policy's next read-modify-write.
-struct Queued {
-    grant: Grant,
-    change: MemberChange,
-    done: tokio::sync::oneshot::Sender<Result<Json, GcpError>>,
-}
-
-impl PolicyLocks {
-    fn queue_for(&self, resource: &str) -> Arc<PolicyQueue> {
-        let mut queues = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        queues.entry(resource.to_string()).or_default().clone()
-    }
-}
+/// Google's limit on bindings changes is the policy size, not a count; batches stay
+/// small enough that one bad member costs little to isolate.
+const POLICY_BATCH: usize = 50;
 
 /// The resource an IAM policy is attached to.
 #[derive(Clone, Debug, PartialEq)]
@@ -546,7 +526,7 @@ fn condition_of_block(block: Option<&Json>) -> Option<Condition> {
 /// One member of one role (under one condition) on one resource: what a member
 /// type manages.
 #[derive(Clone, Debug, PartialEq)]
-struct Grant {
+pub(super) struct Grant {
     resource: PolicyResource,
     role: String,
     member: String,
@@ -769,65 +749,46 @@ fn is_unknown_service_account(e: &GcpError) -> bool {
 
 /// How a read-modify-write changes a grant's member.
 #[derive(Clone, Copy, Debug)]
-enum MemberChange {
+pub(super) enum MemberChange {
     Add,
     Remove,
 }
 
 /// Adds or removes one grant; returns the policy as written, or as read when it
-/// needed no change.
-///
-/// The change joins its policy's queue. Whoever gets the next turn takes every
-/// queued change and makes them in one read-modify-write; the others find their
-/// result ready when their own turn comes.
+/// needed no change. Changes to the same policy that arrive together share one
+/// read-modify-write.
 async fn change_member(
     client: &GcpClient,
     locks: &PolicyLocks,
     grant: &Grant,
     change: MemberChange,
 ) -> Result<Json, GcpError> {
-    let queue = locks.queue_for(&grant.resource.lock_key());
-    let (done, mut result) = tokio::sync::oneshot::channel();
-    queue
-        .waiting
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Queued {
-            grant: grant.clone(),
-            change,
-            done,
-        });
-    let _turn = queue.turn.lock().await;
-    if let Ok(outcome) = result.try_recv() {
-        return outcome;
-    }
-    // Let the other changes started at the same moment join this turn.
-    for _ in 0..4 {
-        tokio::task::yield_now().await;
-    }
-    let batch = std::mem::take(&mut *queue.waiting.lock().unwrap_or_else(PoisonError::into_inner));
-    let changes: Vec<(&Grant, MemberChange)> = batch.iter().map(|q| (&q.grant, q.change)).collect();
-    let outcome = read_modify_write(client, &grant.resource, &changes).await;
-    match outcome {
-        // One bad grant (an unknown member, say) must not fail the others: on an
-        // error that no retry fixes, each change is tried on its own.
-        Err(ref e) if batch.len() > 1 && !e.is_retryable() => {
-            for queued in batch {
-                let alone =
-                    read_modify_write(client, &grant.resource, &[(&queued.grant, queued.change)])
-                        .await;
-                let _ = queued.done.send(alone);
+    let resource = &grant.resource;
+    let run = |batch: Vec<(Grant, MemberChange)>| async move {
+        let changes: Vec<(&Grant, MemberChange)> = batch.iter().map(|(g, c)| (g, *c)).collect();
+        match read_modify_write(client, resource, &changes).await {
+            // One bad grant (an unknown member, say) must not fail the others: on an
+            // error that no retry fixes, each change is tried on its own.
+            Err(e) if changes.len() > 1 && !e.is_retryable() => {
+                let mut results = Vec::new();
+                for change in &changes {
+                    results.push(
+                        read_modify_write(client, resource, std::slice::from_ref(change)).await,
+                    );
+                }
+                results
             }
+            outcome => vec![outcome; changes.len()],
         }
-        outcome => {
-            for queued in batch {
-                let _ = queued.done.send(outcome.clone());
-            }
-        }
-    }
-    result
-        .try_recv()
-        .expect("the turn that takes a change answers it")
+    };
+    locks
+        .submit(
+            &resource.lock_key(),
+            (grant.clone(), change),
+            POLICY_BATCH,
+            run,
+        )
+        .await
 }
 
 /// Makes `changes` to one policy in one read-modify-write.

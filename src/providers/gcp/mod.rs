@@ -1,6 +1,7 @@
 //! Google Cloud resource types over REST: one file per API family, all calls
 //! through `client::GcpClient`.
 
+mod batch;
 pub mod client;
 mod dns;
 mod iam;
@@ -20,8 +21,10 @@ pub use client::{ClientOptions, DefaultCredentials, Endpoints, GcpClient, GcpErr
 /// The provider of every `google_*` type that this build implements.
 pub struct GcpProvider {
     client: Arc<GcpClient>,
-    /// Serialises this process's writers to each IAM policy.
+    /// Batches this process's writers to each IAM policy.
     policy_locks: iam::PolicyLocks,
+    /// Batches the services enabled in each project.
+    enables: project::Enables,
 }
 
 impl GcpProvider {
@@ -29,6 +32,7 @@ impl GcpProvider {
         GcpProvider {
             client,
             policy_locks: iam::PolicyLocks::default(),
+            enables: project::Enables::default(),
         }
     }
 
@@ -130,7 +134,9 @@ impl Provider for GcpProvider {
         Box::pin(async move {
             match type_name {
                 "google_project" => project::create_project(&self.client, planned).await,
-                "google_project_service" => project::enable_service(&self.client, planned).await,
+                "google_project_service" => {
+                    project::enable_service(&self.client, &self.enables, planned).await
+                }
                 "google_spanner_instance" => spanner::create_instance(&self.client, planned).await,
                 "google_spanner_database" => spanner::create_database(&self.client, planned).await,
                 "google_secret_manager_secret" => {

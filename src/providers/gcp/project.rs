@@ -4,6 +4,7 @@
 use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
 
+use super::batch::Batches;
 use super::{GcpClient, GcpError, api_error, planned_bool, planned_map, planned_str, stored_str};
 use crate::lang::Value;
 use crate::providers::{ProviderError, RemoteObject};
@@ -441,8 +442,16 @@ pub(super) async fn read_service(
     Ok(Some(stored.clone()))
 }
 
+/// The services being enabled in each project; those that arrive together are
+/// enabled with one `batchEnable`.
+pub(super) type Enables = Batches<String, Result<(), GcpError>>;
+
+/// `services:batchEnable` takes at most this many services.
+const ENABLE_BATCH: usize = 20;
+
 pub(super) async fn enable_service(
     client: &GcpClient,
+    enables: &Enables,
     planned: &Value,
 ) -> Result<RemoteObject, ProviderError> {
     const T: &str = "google_project_service";
@@ -452,14 +461,23 @@ pub(super) async fn enable_service(
     ) else {
         return Err(invalid(T, "`project` and `service` must be known"));
     };
-    client
-        .call_and_wait(
-            SERVICE_USAGE,
-            "v1",
-            Method::POST,
-            &format!("v1/projects/{project}/services/{service}:enable"),
-            Some(&json!({})),
-        )
+    let run = |services: Vec<String>| async move {
+        match enable_batch(client, project, &services).await {
+            // A batch is atomic: one unknown service fails it whole, so each is
+            // then enabled on its own to find out which.
+            Err(e) if services.len() > 1 && !e.is_retryable() => {
+                let mut results = Vec::new();
+                for service in &services {
+                    results
+                        .push(enable_batch(client, project, std::slice::from_ref(service)).await);
+                }
+                results
+            }
+            outcome => vec![outcome; services.len()],
+        }
+    };
+    enables
+        .submit(project, service.to_string(), ENABLE_BATCH, run)
         .await
         .map_err(|e| api_error(T, e))?;
     Ok(service_object(
@@ -469,6 +487,28 @@ pub(super) async fn enable_service(
             attributes: Map::new(),
         },
     ))
+}
+
+/// Enables services of one project: `:enable` for one, `:batchEnable` for several.
+async fn enable_batch(
+    client: &GcpClient,
+    project: &str,
+    services: &[String],
+) -> Result<(), GcpError> {
+    let (path, body) = match services {
+        [service] => (
+            format!("v1/projects/{project}/services/{service}:enable"),
+            json!({}),
+        ),
+        _ => (
+            format!("v1/projects/{project}/services:batchEnable"),
+            json!({ "serviceIds": services }),
+        ),
+    };
+    client
+        .call_and_wait(SERVICE_USAGE, "v1", Method::POST, &path, Some(&body))
+        .await
+        .map(|_| ())
 }
 
 pub(super) async fn disable_service(

@@ -1,5 +1,7 @@
 //! `google_spanner_instance` and `google_spanner_database` (Spanner v1).
 
+use std::collections::BTreeSet;
+
 use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -215,10 +217,9 @@ pub(super) async fn update_instance(
         "labels": planned_map(planned, "labels"),
     });
     let mut mask = vec!["displayName", "labels"];
-    match (
-        planned_number(planned, "num_nodes"),
-        planned_number(planned, "processing_units"),
-    ) {
+    let nodes = planned_number(planned, "num_nodes");
+    let units = planned_number(planned, "processing_units");
+    match (nodes, units) {
         (Some(n), _) => {
             instance["nodeCount"] = json!(n);
             mask.push("nodeCount");
@@ -241,15 +242,21 @@ pub(super) async fn update_instance(
         )
         .await
         .map_err(|e| api_error(T, e))?;
-    let mut object = read_instance(client, stored)
+    let instance = get_instance(client, project, name)
         .await
         .map_err(|e| api_error(T, e))?
         .ok_or_else(|| invalid(T, format!("instance {name} disappeared during the update")))?;
-    object.attributes.insert(
-        "force_destroy".into(),
-        json!(planned_bool(planned, "force_destroy", false)),
-    );
-    Ok(object)
+    // Capacity is reported the way the configuration now states it, which may
+    // have switched between nodes and processing units.
+    let uses_nodes = nodes.is_some() || units.is_none();
+    let force_destroy = planned_bool(planned, "force_destroy", false);
+    Ok(instance_object(
+        &instance,
+        project,
+        name,
+        uses_nodes,
+        force_destroy,
+    ))
 }
 
 pub(super) async fn delete_instance(
@@ -306,6 +313,118 @@ fn split_two<'a>(id: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
 
 fn database_path(project: &str, instance: &str, name: &str) -> String {
     format!("v1/projects/{project}/instances/{instance}/databases/{name}")
+}
+
+/// The period Spanner reports for a database whose DDL never set one.
+const DEFAULT_RETENTION: &str = "1h";
+
+/// The named schema object a DDL statement creates or drops, as its kind and
+/// name in lower case without quotes (Spanner's names are case-insensitive).
+#[derive(Debug, PartialEq)]
+enum SchemaChange {
+    Create(String),
+    Drop(String),
+    Other,
+}
+
+fn schema_change(statement: &str) -> SchemaChange {
+    let words: Vec<String> = statement
+        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';'))
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let mut words = words.iter().map(String::as_str).peekable();
+    let creates = match words.next() {
+        Some("create") => true,
+        Some("drop") => false,
+        _ => return SchemaChange::Other,
+    };
+    let mut kind = Vec::new();
+    while let Some(&word) = words.peek() {
+        match word {
+            // Modifiers; search and vector indexes share the names of indexes.
+            "or" | "replace" | "unique" | "null_filtered" | "search" | "vector" => {}
+            "table" | "index" | "view" | "change" | "stream" | "sequence" | "role" | "model"
+            | "schema" | "property" | "graph" | "locality" | "group" | "placement" => {
+                kind.push(word)
+            }
+            _ => break,
+        }
+        words.next();
+    }
+    while matches!(words.peek(), Some(&("if" | "not" | "exists"))) {
+        words.next();
+    }
+    match words.next() {
+        Some(name) if !kind.is_empty() => {
+            let object = format!("{} {}", kind.join(" "), name.trim_matches(['`', '"']));
+            if creates {
+                SchemaChange::Create(object)
+            } else {
+                SchemaChange::Drop(object)
+            }
+        }
+        _ => SchemaChange::Other,
+    }
+}
+
+/// The named schema objects that applying `statements` in order leaves.
+fn schema_objects<'a>(statements: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    let mut objects = BTreeSet::new();
+    for statement in statements {
+        match schema_change(statement) {
+            SchemaChange::Create(object) => {
+                objects.insert(object);
+            }
+            SchemaChange::Drop(object) => {
+                objects.remove(&object);
+            }
+            SchemaChange::Other => {}
+        }
+    }
+    objects
+}
+
+/// Compares the stored statements with the live schema by the objects they
+/// name, and returns the statements that describe the live schema when the two
+/// differ: the stored ones, less those creating objects dropped outside yagura,
+/// then Spanner's statements for objects created outside yagura.
+///
+/// Statements cannot be compared as text: Spanner reformats them, and its schema
+/// folds `ALTER` statements into the objects they change.
+fn ddl_drift(stored: &[String], live: &[String]) -> Option<Vec<String>> {
+    let expected = schema_objects(stored.iter().map(String::as_str));
+    let actual = schema_objects(live.iter().map(String::as_str));
+    if expected == actual {
+        return None;
+    }
+    let dropped_outside = |statement: &String| {
+        matches!(schema_change(statement), SchemaChange::Create(object)
+            if expected.contains(&object) && !actual.contains(&object))
+    };
+    let created_outside = |statement: &&String| {
+        matches!(schema_change(statement), SchemaChange::Create(object)
+            if !expected.contains(&object))
+    };
+    let mut ddl: Vec<String> = stored
+        .iter()
+        .filter(|statement| !dropped_outside(statement))
+        .cloned()
+        .collect();
+    ddl.extend(live.iter().filter(created_outside).cloned());
+    Some(ddl)
+}
+
+fn json_strings(value: Option<&Json>) -> Vec<String> {
+    value
+        .and_then(Json::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The DDL a database's `version_retention_period` stands for.
@@ -471,32 +590,34 @@ pub(super) async fn read_database(
         Err(e) if is_gone(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    // Spanner reformats DDL, so statements cannot be compared as text: the stored
-    // statements stand as long as the database holds at least as many.
     let ddl = client
         .call(SPANNER, Method::GET, &format!("{path}/ddl"), None)
         .await?;
-    let live = ddl
-        .get("statements")
-        .and_then(Json::as_array)
-        .map_or(0, Vec::len);
+    let live = json_strings(ddl.get("statements"));
     let mut object = stored.clone();
-    let stored_ddl = stored
-        .attributes
-        .get("ddl")
-        .and_then(Json::as_array)
-        .map_or(0, Vec::len);
-    if live < stored_ddl {
+    let stored_ddl = json_strings(stored.attributes.get("ddl"));
+    if let Some(drifted) = ddl_drift(&stored_ddl, &live) {
         object.attributes.insert(
             "ddl".into(),
-            json!(ddl.get("statements").cloned().unwrap_or(json!([]))),
+            if drifted.is_empty() {
+                Json::Null
+            } else {
+                json!(drifted)
+            },
         );
     }
     object.attributes.insert(
         "state".into(),
         database.get("state").cloned().unwrap_or(Json::Null),
     );
-    if let Some(period) = database.get("versionRetentionPeriod") {
+    // Spanner reports its default period for a database that never set one.
+    let period_unset = stored
+        .attributes
+        .get("version_retention_period")
+        .is_none_or(Json::is_null);
+    if let Some(period) = database.get("versionRetentionPeriod")
+        && !(period_unset && period == DEFAULT_RETENTION)
+    {
         object
             .attributes
             .insert("version_retention_period".into(), period.clone());
@@ -632,4 +753,85 @@ pub(super) async fn import_database(
         .collect(),
     );
     Ok(database_object(&planned, database.get("state")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_drift(stored: &[&str], live: &[&str], expected: Option<&[&str]>) {
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            ddl_drift(&strings(stored), &strings(live)),
+            expected.map(strings)
+        );
+    }
+
+    const TABLE: &str = "CREATE TABLE Payments (Id STRING(36) NOT NULL) PRIMARY KEY (Id)";
+    const FORMATTED: &str = "CREATE TABLE Payments (\n  Id STRING(36) NOT NULL,\n) PRIMARY KEY(Id)";
+    const INDEX: &str = "CREATE INDEX PaymentsById ON Payments(Id)";
+
+    #[test]
+    fn reformatted_statements_are_not_drift() {
+        check_drift(&[TABLE, INDEX], &[FORMATTED, INDEX], None);
+    }
+
+    #[test]
+    fn alterations_folded_into_the_schema_are_not_drift() {
+        check_drift(
+            &[
+                TABLE,
+                "ALTER TABLE Payments ADD COLUMN Amount INT64",
+                "ALTER DATABASE `payments` SET OPTIONS (version_retention_period = '3d')",
+            ],
+            &[
+                "CREATE TABLE Payments (\n  Id STRING(36) NOT NULL,\n  Amount INT64,\n) PRIMARY KEY(Id)",
+                "ALTER DATABASE payments SET OPTIONS (\n  version_retention_period = '3d'\n)",
+            ],
+            None,
+        );
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_unquoted() {
+        check_drift(
+            &["CREATE TABLE `payments` (Id INT64) PRIMARY KEY (Id)"],
+            &[FORMATTED],
+            None,
+        );
+    }
+
+    #[test]
+    fn dropped_objects_are_not_expected() {
+        check_drift(
+            &[TABLE, INDEX, "DROP INDEX PaymentsById"],
+            &[FORMATTED],
+            None,
+        );
+    }
+
+    #[test]
+    fn objects_created_outside_are_appended() {
+        let audit = "CREATE TABLE Audit (\n  Id INT64,\n) PRIMARY KEY(Id)";
+        check_drift(&[TABLE], &[FORMATTED, audit], Some(&[TABLE, audit]));
+    }
+
+    #[test]
+    fn objects_dropped_outside_leave_the_list() {
+        check_drift(&[TABLE, INDEX], &[FORMATTED], Some(&[TABLE]));
+    }
+
+    #[test]
+    fn unparsed_statements_are_ignored() {
+        assert_eq!(
+            schema_change("GRANT SELECT ON TABLE Payments TO ROLE r"),
+            SchemaChange::Other
+        );
+        assert_eq!(
+            schema_change(
+                "create unique null_filtered index if not exists `ByAmount` on Payments(Amount)"
+            ),
+            SchemaChange::Create("index byamount".to_string())
+        );
+    }
 }
