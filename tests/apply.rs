@@ -173,6 +173,14 @@ fn policy_members(fake: &Fake, role: &str) -> Vec<String> {
         .collect()
 }
 
+fn read_state(
+    dir: &Path,
+) -> Result<Option<yagura::state::StateDocument>, yagura::state::StateError> {
+    support::runtime().block_on(
+        LocalBackend::new(dir.join("state")).read(&InstanceAddr::new("demo", "development")),
+    )
+}
+
 fn no_changes(dir: &Path, fake: &Fake) {
     let output = yagura(dir, fake, &["plan", "--detailed-exitcode"]);
     let stdout = text(&output.stdout);
@@ -230,10 +238,7 @@ fn apply_creates_converges_changes_in_place_and_destroys_removals() {
     assert!(policy_members(&fake, "roles/secretmanager.secretAccessor").is_empty());
     no_changes(dir.path(), &fake);
 
-    let state = LocalBackend::new(dir.path().join("state"))
-        .read(&InstanceAddr::new("demo", "development"))
-        .expect("readable")
-        .expect("written");
+    let state = read_state(dir.path()).expect("readable").expect("written");
     assert_eq!(state.serial, 2, "one write per apply");
     assert_eq!(state.resources.len(), 6);
     assert!(state.pending.is_empty());
@@ -417,12 +422,12 @@ fn a_locked_instance_fails_fast_naming_the_holder_or_waits() {
     let dir = repo(SPEC);
     let backend = LocalBackend::new(dir.path().join("state"));
     let instance = InstanceAddr::new("demo", "development");
-    let held = backend
-        .lock(
+    let held = support::runtime()
+        .block_on(backend.lock(
             &instance,
             &yagura::state::LockInfo::current("state rm"),
             Duration::ZERO,
-        )
+        ))
         .expect("the lock is free");
     let output = yagura(dir.path(), &fake, &["apply", "--auto-approve"]);
     assert_eq!(output.status.code(), Some(1));
@@ -517,10 +522,7 @@ fn killed_applies_converge_without_duplicates() {
         policy_members(&fake, "roles/secretmanager.secretAccessor"),
         [member]
     );
-    let state = LocalBackend::new(dir.path().join("state"))
-        .read(&InstanceAddr::new("demo", "development"))
-        .expect("readable")
-        .expect("written");
+    let state = read_state(dir.path()).expect("readable").expect("written");
     assert_eq!(state.resources.len(), 7);
     assert!(state.pending.is_empty());
 }
@@ -597,10 +599,7 @@ fn interrupted_creates_are_read_back_not_repeated() {
         Some(1),
         "{accounts}"
     );
-    let state = LocalBackend::new(dir.path().join("state"))
-        .read(&InstanceAddr::new("demo", "development"))
-        .expect("readable")
-        .expect("written");
+    let state = read_state(dir.path()).expect("readable").expect("written");
     assert!(state.pending.is_empty());
     assert_eq!(state.resources.len(), 7);
     assert!(state.resource("google_service_account.extra").is_none());

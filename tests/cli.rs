@@ -454,10 +454,10 @@ resource "random_id" "suffix" {
   byte_length = 2
 }
 
-resource "google_sql_database" "db" {
-  project  = "acme-svc-${random_id.suffix.hex}"
-  instance = "main"
-  name     = "db"
+resource "kubernetes_namespace_v1" "ns" {
+  metadata {
+    name = "svc-${random_id.suffix.hex}"
+  }
 }
 "#,
     );
@@ -465,10 +465,10 @@ resource "google_sql_database" "db" {
         {"address": "random_id.suffix", "type": "random_id", "provider_id": "Af8",
          "attributes": {"byte_length": 2, "prefix": null, "keepers": null, "id": "Af8", "b64_url": "Af8",
                         "b64_std": "Af8=", "hex": "01ff", "dec": "511"}},
-        {"address": "google_sql_database.db", "type": "google_sql_database",
-         "attributes": {"project": "acme-svc-01ff", "instance": "main", "name": "db", "charset": null,
-                        "collation": null, "deletion_policy": "DELETE",
-                        "id": "projects/acme-svc-01ff/instances/main/databases/db"}}
+        {"address": "kubernetes_namespace_v1.ns", "type": "kubernetes_namespace_v1",
+         "attributes": {"id": "svc-01ff",
+                        "metadata": [{"name": "svc-01ff", "labels": null, "annotations": null,
+                                      "uid": "u-1", "resource_version": "1", "generation": 0}]}}
     ]);
     write_state(repo.path(), "development", resources);
     let out = yagura(repo.path(), &["plan", "--detailed-exitcode"]);
@@ -480,7 +480,7 @@ resource "google_sql_database" "db" {
         text(&out.stderr)
     );
     assert!(
-        text(&out.stderr).contains("this build cannot read google_sql_database yet"),
+        text(&out.stderr).contains("this build cannot read kubernetes_namespace_v1 yet"),
         "{}",
         text(&out.stderr)
     );

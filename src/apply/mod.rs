@@ -304,6 +304,7 @@ pub async fn resolve_pending(
         };
         writer
             .record(state, std::slice::from_ref(&entry))
+            .await
             .map_err(|e| e.to_string())?;
         state.apply_entry(entry);
         context.emit(Event::Finished {
@@ -491,7 +492,7 @@ pub async fn apply_instance(
         // With create_before_destroy the old object is deposed, not forgotten, before
         // the new one takes its address.
         if !intents.is_empty() {
-            if let Err(e) = writer.record(&state, &intents) {
+            if let Err(e) = writer.record(&state, &intents).await {
                 report.error = Some(format!("cannot record the steps about to start: {e}"));
                 for (call, _, _) in &starts {
                     if let Some(w) = work.get_mut(&call.address) {
@@ -621,7 +622,7 @@ pub async fn apply_instance(
                 }
             }
         }
-        if let Err(e) = writer.record(&state, &entries) {
+        if let Err(e) = writer.record(&state, &entries).await {
             report.error = Some(format!("cannot record finished steps: {e}"));
             context.interrupted.store(true, Ordering::SeqCst);
         }
@@ -658,7 +659,7 @@ pub async fn apply_instance(
         });
     }
     if changed_state || state.serial == 0 {
-        match writer.commit(&state) {
+        match writer.commit(&state).await {
             Ok(serial) => report.serial = Some(serial),
             Err(e) => {
                 report.error = Some(format!(

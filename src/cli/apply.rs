@@ -113,10 +113,7 @@ pub fn run(root: &Path, args: ApplyArgs) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
         Err(e) => {
             error_line(format!("cannot start the async runtime: {e}"));
@@ -139,7 +136,7 @@ pub fn run(root: &Path, args: ApplyArgs) -> i32 {
     let wait = args.lock_timeout.unwrap_or(Duration::ZERO);
     let mut locked = Vec::new();
     for instance in &sorted {
-        match backend.lock(instance, &info, wait) {
+        match runtime.block_on(backend.lock(instance, &info, wait)) {
             Ok(writer) => locked.push((instance.clone(), writer)),
             Err(e) => {
                 error_line(e);
@@ -322,6 +319,7 @@ async fn read_and_refresh(
 ) -> Result<(StateDocument, Vec<Diagnostic>), Diagnostic> {
     let stored = writer
         .read()
+        .await
         .map_err(|e| Diagnostic::error(e.to_string()))?;
     if let Some((lineage, serial)) = expected {
         let now = (

@@ -53,7 +53,12 @@ pub fn run(root: &Path, args: ConsoleArgs) -> i32 {
     };
     let prior = match (&repo, &instance) {
         (Some(repo), Some(instance)) => {
-            match super::plan::backend(repo, root).map(|b| b.read(instance)) {
+            let read = super::plan::backend(repo, root).map(|b| {
+                super::runtime()
+                    .map_err(|e| crate::state::StateError::Runtime(e.to_string()))
+                    .and_then(|r| r.block_on(b.read(instance)))
+            });
+            match read {
                 Ok(Ok(p)) => p,
                 Ok(Err(e)) => {
                     error_line(e);

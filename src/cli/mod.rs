@@ -167,6 +167,13 @@ pub(crate) fn load(root: &Path) -> Option<Repo> {
     (!diags.has_errors()).then_some(repo)
 }
 
+/// The async runtime a command runs its state and cloud calls on.
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
 /// Prints a one-line error (no source span) to stderr.
 pub(crate) fn error_line(message: impl std::fmt::Display) {
     let style = stderr_style();

@@ -126,23 +126,12 @@ struct Failed;
 /// Refreshes the prior states of all instances at once, on one runtime: the
 /// providers bound their own concurrency per API.
 fn refresh_all(
+    runtime: &tokio::runtime::Runtime,
     registry: Arc<Registry>,
     priors: Vec<Option<StateDocument>>,
     instances: &[InstanceAddr],
     diags: &mut Diagnostics,
 ) -> Vec<Result<Option<StateDocument>, Failed>> {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            diags.push(Diagnostic::error(format!(
-                "cannot start the refresh runtime: {e}"
-            )));
-            return priors.into_iter().map(|_| Err(Failed)).collect();
-        }
-    };
     let mut unrefreshed = BTreeSet::new();
     let results = runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
@@ -232,6 +221,7 @@ pub(crate) fn registry(repo: &Repo) -> Result<Registry, String> {
 
 /// Plans the selected instances in parallel; returns the plan and every diagnostic.
 pub(crate) fn plan_all(
+    runtime: &tokio::runtime::Runtime,
     repo: &Repo,
     backend: &dyn Backend,
     registry: Arc<Registry>,
@@ -243,7 +233,7 @@ pub(crate) fn plan_all(
     let priors: Vec<Result<Option<StateDocument>, Failed>> = instances
         .iter()
         .map(|instance| {
-            backend.read(instance).map_err(|e| {
+            runtime.block_on(backend.read(instance)).map_err(|e| {
                 diags.push(Diagnostic::error(e.to_string()));
                 Failed
             })
@@ -254,7 +244,7 @@ pub(crate) fn plan_all(
         Refresh::Read => {
             let readable: Vec<Option<StateDocument>> =
                 priors.iter().map(|p| p.clone().ok().flatten()).collect();
-            let refreshed = refresh_all(registry, readable, instances, &mut diags);
+            let refreshed = refresh_all(runtime, registry, readable, instances, &mut diags);
             priors
                 .into_iter()
                 .zip(refreshed)
@@ -337,7 +327,15 @@ pub fn run(root: &Path, args: PlanArgs) -> i32 {
             return EXIT_ERROR;
         }
     };
+    let runtime = match super::runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            error_line(format!("cannot start the async runtime: {e}"));
+            return EXIT_ERROR;
+        }
+    };
     let (plan, diags) = plan_all(
+        &runtime,
         &repo,
         backend.as_ref(),
         registry,

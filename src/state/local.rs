@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Backend, JournalEntry, LockInfo, StateDocument, StateError, StateWriter};
+use super::{Backend, JournalEntry, LockInfo, StateDocument, StateError, StateFuture, StateWriter};
 use crate::addr::InstanceAddr;
 
 /// States stored as `<dir>/<service>/<env>.json`.
@@ -129,11 +129,30 @@ fn read_state(
 }
 
 impl Backend for LocalBackend {
-    fn read(&self, instance: &InstanceAddr) -> Result<Option<StateDocument>, StateError> {
-        read_state(self, instance)
+    fn read<'a>(&'a self, instance: &'a InstanceAddr) -> StateFuture<'a, Option<StateDocument>> {
+        Box::pin(async move { read_state(self, instance) })
     }
 
-    fn lock(
+    fn lock<'a>(
+        &'a self,
+        instance: &'a InstanceAddr,
+        info: &'a LockInfo,
+        wait: Duration,
+    ) -> StateFuture<'a, Box<dyn StateWriter>> {
+        Box::pin(async move { self.lock_now(instance, info, wait) })
+    }
+
+    fn force_unlock<'a>(
+        &'a self,
+        _instance: &'a InstanceAddr,
+    ) -> StateFuture<'a, Option<LockInfo>> {
+        // The lock is a `flock`, released by the kernel when its holder exits.
+        Box::pin(async { Ok(None) })
+    }
+}
+
+impl LocalBackend {
+    fn lock_now(
         &self,
         instance: &InstanceAddr,
         info: &LockInfo,
@@ -188,7 +207,7 @@ impl Backend for LocalBackend {
         if self.sibling(instance, "journal").exists() {
             match read_state(self, instance)? {
                 Some(document) => {
-                    writer.commit(&document)?;
+                    writer.commit_now(&document)?;
                 }
                 None => {
                     let journal = self.sibling(instance, "journal");
@@ -197,11 +216,6 @@ impl Backend for LocalBackend {
             }
         }
         Ok(Box::new(writer))
-    }
-
-    fn force_unlock(&self, _instance: &InstanceAddr) -> Result<Option<LockInfo>, StateError> {
-        // The lock is a `flock`, released by the kernel when its holder exits.
-        Ok(None)
     }
 }
 
@@ -259,11 +273,29 @@ fn sync_dir(path: &Path) -> Result<(), StateError> {
 }
 
 impl StateWriter for LocalWriter {
-    fn read(&mut self) -> Result<Option<StateDocument>, StateError> {
-        read_state(&self.backend, &self.instance)
+    fn read(&mut self) -> StateFuture<'_, Option<StateDocument>> {
+        Box::pin(async move { read_state(&self.backend, &self.instance) })
     }
 
-    fn record(&mut self, base: &StateDocument, entries: &[JournalEntry]) -> Result<(), StateError> {
+    fn record<'a>(
+        &'a mut self,
+        base: &'a StateDocument,
+        entries: &'a [JournalEntry],
+    ) -> StateFuture<'a, ()> {
+        Box::pin(async move { self.record_now(base, entries) })
+    }
+
+    fn commit<'a>(&'a mut self, document: &'a StateDocument) -> StateFuture<'a, u64> {
+        Box::pin(async move { self.commit_now(document) })
+    }
+}
+
+impl LocalWriter {
+    fn record_now(
+        &mut self,
+        base: &StateDocument,
+        entries: &[JournalEntry],
+    ) -> Result<(), StateError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -280,7 +312,7 @@ impl StateWriter for LocalWriter {
             .map_err(io_error(&path))
     }
 
-    fn commit(&mut self, document: &StateDocument) -> Result<u64, StateError> {
+    fn commit_now(&mut self, document: &StateDocument) -> Result<u64, StateError> {
         let path = self.backend.path(&self.instance);
         let dir = path.parent().expect("state paths have a directory");
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
@@ -343,6 +375,21 @@ mod tests {
         }
     }
 
+    fn block<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(future)
+    }
+
+    fn block_record(
+        writer: &mut Box<dyn StateWriter>,
+        base: &StateDocument,
+        entries: &[JournalEntry],
+    ) -> Result<(), StateError> {
+        block(writer.record(base, entries))
+    }
+
     fn info() -> LockInfo {
         LockInfo::current("test")
     }
@@ -352,36 +399,38 @@ mod tests {
         let dir = tempfile::tempdir().expect("a directory");
         let backend = LocalBackend::new(dir.path().to_path_buf());
         let instance = InstanceAddr::new("svc", "dev");
-        let mut writer = backend
-            .lock(&instance, &info(), Duration::ZERO)
-            .expect("locks");
+        let mut writer = block(backend.lock(&instance, &info(), Duration::ZERO)).expect("locks");
         let base = StateDocument::new(instance.clone(), "lin".into());
-        writer
-            .record(
-                &base,
-                &[
-                    JournalEntry::Put(resource("random_id.a", "1")),
-                    JournalEntry::Put(resource("random_id.b", "2")),
-                ],
-            )
-            .expect("records");
-        writer
-            .record(
-                &base,
-                &[JournalEntry::Remove {
-                    address: "random_id.a".into(),
-                }],
-            )
-            .expect("records");
-        let read = backend.read(&instance).expect("reads").expect("exists");
+        block_record(
+            &mut writer,
+            &base,
+            &[
+                JournalEntry::Put(resource("random_id.a", "1")),
+                JournalEntry::Put(resource("random_id.b", "2")),
+            ],
+        )
+        .expect("records");
+        block_record(
+            &mut writer,
+            &base,
+            &[JournalEntry::Remove {
+                address: "random_id.a".into(),
+            }],
+        )
+        .expect("records");
+        let read = block(backend.read(&instance))
+            .expect("reads")
+            .expect("exists");
         assert_eq!(read.lineage, "lin");
         assert_eq!(read.serial, 0);
         let addresses: Vec<&str> = read.resources.iter().map(|r| r.address.as_str()).collect();
         assert_eq!(addresses, ["random_id.b"]);
 
-        assert_eq!(writer.commit(&read).expect("commits"), 1);
+        assert_eq!(block(writer.commit(&read)).expect("commits"), 1);
         assert!(!backend.sibling(&instance, "journal").exists());
-        let committed = backend.read(&instance).expect("reads").expect("exists");
+        let committed = block(backend.read(&instance))
+            .expect("reads")
+            .expect("exists");
         assert_eq!(committed.serial, 1);
         assert_eq!(committed.resources, read.resources);
         let mode = std::fs::metadata(backend.path(&instance))
@@ -393,15 +442,17 @@ mod tests {
         );
 
         // A second apply journals against serial 1 and keeps serial 1 as the backup.
-        writer
-            .record(
-                &committed,
-                &[JournalEntry::Put(resource("random_id.c", "3"))],
-            )
-            .expect("records");
-        let read = backend.read(&instance).expect("reads").expect("exists");
+        block_record(
+            &mut writer,
+            &committed,
+            &[JournalEntry::Put(resource("random_id.c", "3"))],
+        )
+        .expect("records");
+        let read = block(backend.read(&instance))
+            .expect("reads")
+            .expect("exists");
         assert_eq!(read.resources.len(), 2);
-        assert_eq!(writer.commit(&read).expect("commits"), 2);
+        assert_eq!(block(writer.commit(&read)).expect("commits"), 2);
         let backup =
             std::fs::read_to_string(backend.sibling(&instance, "json.backup")).expect("a backup");
         assert_eq!(StateDocument::from_json(&backup).expect("valid").serial, 1);
@@ -412,27 +463,32 @@ mod tests {
         let dir = tempfile::tempdir().expect("a directory");
         let backend = LocalBackend::new(dir.path().to_path_buf());
         let instance = InstanceAddr::new("svc", "dev");
-        let mut writer = backend
-            .lock(&instance, &info(), Duration::ZERO)
-            .expect("locks");
+        let mut writer = block(backend.lock(&instance, &info(), Duration::ZERO)).expect("locks");
         let base = StateDocument::new(instance.clone(), "lin".into());
-        writer
-            .record(&base, &[JournalEntry::Put(resource("random_id.a", "1"))])
-            .expect("records");
+        block_record(
+            &mut writer,
+            &base,
+            &[JournalEntry::Put(resource("random_id.a", "1"))],
+        )
+        .expect("records");
         let journal = backend.sibling(&instance, "journal");
         let mut file = OpenOptions::new()
             .append(true)
             .open(&journal)
             .expect("opens");
         file.write_all(b"{\"op\":\"put\",\"addr").expect("writes");
-        let read = backend.read(&instance).expect("reads").expect("exists");
+        let read = block(backend.read(&instance))
+            .expect("reads")
+            .expect("exists");
         assert_eq!(read.resources.len(), 1);
 
         // Folded in by a commit whose journal removal did not happen: not applied twice.
         let text = std::fs::read_to_string(&journal).expect("reads");
-        writer.commit(&read).expect("commits");
+        block(writer.commit(&read)).expect("commits");
         std::fs::write(&journal, text).expect("restores the old journal");
-        let read = backend.read(&instance).expect("reads").expect("exists");
+        let read = block(backend.read(&instance))
+            .expect("reads")
+            .expect("exists");
         assert_eq!(read.serial, 1);
         assert_eq!(read.resources.len(), 1);
     }
@@ -443,12 +499,13 @@ mod tests {
         let backend = LocalBackend::new(dir.path().to_path_buf());
         let instance = InstanceAddr::new("svc", "dev");
         let base = StateDocument::new(instance.clone(), "lin".into());
-        let mut writer = backend
-            .lock(&instance, &info(), Duration::ZERO)
-            .expect("locks");
-        writer
-            .record(&base, &[JournalEntry::Put(resource("random_id.a", "1"))])
-            .expect("records");
+        let mut writer = block(backend.lock(&instance, &info(), Duration::ZERO)).expect("locks");
+        block_record(
+            &mut writer,
+            &base,
+            &[JournalEntry::Put(resource("random_id.a", "1"))],
+        )
+        .expect("records");
         // The process dies here, in the middle of its next step.
         let journal = backend.sibling(&instance, "journal");
         OpenOptions::new()
@@ -458,17 +515,20 @@ mod tests {
             .expect("writes");
         drop(writer);
 
-        let mut writer = backend
-            .lock(&instance, &info(), Duration::ZERO)
-            .expect("locks");
+        let mut writer = block(backend.lock(&instance, &info(), Duration::ZERO)).expect("locks");
         assert!(!journal.exists());
-        let folded = writer.read().expect("reads").expect("exists");
+        let folded = block(writer.read()).expect("reads").expect("exists");
         assert_eq!(folded.serial, 1);
         assert_eq!(folded.resources.len(), 1);
-        writer
-            .record(&folded, &[JournalEntry::Put(resource("random_id.b", "2"))])
-            .expect("records");
-        let read = backend.read(&instance).expect("reads").expect("exists");
+        block_record(
+            &mut writer,
+            &folded,
+            &[JournalEntry::Put(resource("random_id.b", "2"))],
+        )
+        .expect("records");
+        let read = block(backend.read(&instance))
+            .expect("reads")
+            .expect("exists");
         assert_eq!(read.resources.len(), 2);
     }
 
@@ -477,10 +537,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("a directory");
         let backend = LocalBackend::new(dir.path().to_path_buf());
         let instance = InstanceAddr::new("svc", "dev");
-        let held = backend
-            .lock(&instance, &info(), Duration::ZERO)
-            .expect("locks");
-        let err = match backend.lock(&instance, &info(), Duration::ZERO) {
+        let held = block(backend.lock(&instance, &info(), Duration::ZERO)).expect("locks");
+        let err = match block(backend.lock(&instance, &info(), Duration::ZERO)) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("the instance is locked"),
         };
@@ -491,8 +549,6 @@ mod tests {
         );
         assert!(err.contains("test"), "{err}");
         drop(held);
-        backend
-            .lock(&instance, &info(), Duration::ZERO)
-            .expect("free again once released");
+        block(backend.lock(&instance, &info(), Duration::ZERO)).expect("free again once released");
     }
 }

@@ -6,7 +6,10 @@
 
 pub mod local;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -167,6 +170,8 @@ pub enum StateError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(String),
     #[error("{instance} is locked by {holder}")]
     Locked {
         instance: InstanceAddr,
@@ -223,37 +228,46 @@ impl std::fmt::Display for LockInfo {
     }
 }
 
+/// A boxed future, so that backends can be used as trait objects.
+pub type StateFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StateError>> + Send + 'a>>;
+
 /// Where instance states live.
 pub trait Backend: Send + Sync {
     /// Reads an instance's state, with the steps its journal recorded since it was
     /// last written; `None` when it has none yet. Takes no lock.
-    fn read(&self, instance: &InstanceAddr) -> Result<Option<StateDocument>, StateError>;
+    fn read<'a>(&'a self, instance: &'a InstanceAddr) -> StateFuture<'a, Option<StateDocument>>;
 
     /// Takes the instance's lock, waiting up to `wait` for another holder to let go.
-    /// The lock is released when the returned writer is dropped, and dies with the process.
-    fn lock(
-        &self,
-        instance: &InstanceAddr,
-        info: &LockInfo,
-        wait: std::time::Duration,
-    ) -> Result<Box<dyn StateWriter>, StateError>;
+    /// The lock is released when the returned writer is dropped, and where the
+    /// backend allows, dies with the process.
+    fn lock<'a>(
+        &'a self,
+        instance: &'a InstanceAddr,
+        info: &'a LockInfo,
+        wait: Duration,
+    ) -> StateFuture<'a, Box<dyn StateWriter>>;
 
-    /// Releases a lock that its holder left behind, when the backend can have such locks.
-    fn force_unlock(&self, instance: &InstanceAddr) -> Result<Option<LockInfo>, StateError>;
+    /// Releases a lock that its holder left behind; returns who held it. Backends
+    /// whose locks die with their holder have nothing to release.
+    fn force_unlock<'a>(&'a self, instance: &'a InstanceAddr) -> StateFuture<'a, Option<LockInfo>>;
 }
 
 /// Writes one locked instance's state.
 pub trait StateWriter: Send {
     /// The state as stored, journal included.
-    fn read(&mut self) -> Result<Option<StateDocument>, StateError>;
+    fn read(&mut self) -> StateFuture<'_, Option<StateDocument>>;
 
     /// Appends steps to the journal; they are durable when this returns. `base` is
     /// the document the journal applies to (its lineage and serial head a new journal).
-    fn record(&mut self, base: &StateDocument, entries: &[JournalEntry]) -> Result<(), StateError>;
+    fn record<'a>(
+        &'a mut self,
+        base: &'a StateDocument,
+        entries: &'a [JournalEntry],
+    ) -> StateFuture<'a, ()>;
 
     /// Writes `document` with its serial increased by one, keeps the previous one as a
     /// backup, and empties the journal. Returns the serial written.
-    fn commit(&mut self, document: &StateDocument) -> Result<u64, StateError>;
+    fn commit<'a>(&'a mut self, document: &'a StateDocument) -> StateFuture<'a, u64>;
 }
 
 #[cfg(test)]
