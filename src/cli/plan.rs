@@ -17,7 +17,9 @@ use crate::providers::Registry;
 use crate::providers::gcp::{ClientOptions, DefaultCredentials, Endpoints, GcpClient, GcpProvider};
 use crate::refresh::Drift;
 use crate::render;
+use crate::state::gcs::GcsBackend;
 use crate::state::local::LocalBackend;
+use crate::state::postgres::PostgresBackend;
 use crate::state::{Backend, StateDocument};
 
 use super::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK, error_line, load, print_diagnostics, stdout_style};
@@ -101,14 +103,28 @@ pub(crate) fn select_instances(
 /// The state backend the platform configures.
 pub(crate) fn backend(repo: &Repo, root: &Path) -> Result<Box<dyn Backend>, String> {
     let state = &repo.platform.state;
+    let setting = |name: &str| state.settings.get(name).cloned();
     match state.backend.as_str() {
         "local" => {
-            let dir = state.settings.get("path").map_or("state", String::as_str);
+            let dir = setting("path").unwrap_or_else(|| "state".to_string());
             Ok(Box::new(LocalBackend::new(root.join(dir))))
         }
-        other => Err(format!(
-            "the {other:?} state backend is not available in this build yet; use backend = \"local\""
-        )),
+        "postgres" => {
+            let url = std::env::var("YAGURA_PG_URL")
+                .ok()
+                .or_else(|| setting("conn_str"))
+                .ok_or(
+                    "the postgres backend needs a connection string: set `conn_str` in the state block or YAGURA_PG_URL",
+                )?;
+            Ok(Box::new(PostgresBackend::new(url)))
+        }
+        "gcs" => {
+            let bucket =
+                setting("bucket").ok_or("the gcs backend needs `bucket` in the state block")?;
+            let prefix = setting("prefix").unwrap_or_else(|| "yagura".to_string());
+            Ok(Box::new(GcsBackend::new(gcp_client(repo)?, bucket, prefix)))
+        }
+        other => Err(format!("unknown state backend {other:?}")),
     }
 }
 
@@ -190,8 +206,8 @@ fn refresh_all(
     out
 }
 
-/// The providers: local ones, and Google's through the configured endpoints.
-pub(crate) fn registry(repo: &Repo) -> Result<Registry, String> {
+/// The Google client, with the endpoints from `yagura.hcl` and the environment.
+pub(crate) fn gcp_client(repo: &Repo) -> Result<Arc<GcpClient>, String> {
     let mut endpoints = Endpoints::default();
     for (api, url) in &repo.platform.endpoints {
         endpoints
@@ -216,7 +232,12 @@ pub(crate) fn registry(repo: &Repo) -> Result<Registry, String> {
         Arc::new(DefaultCredentials::default()),
         ClientOptions::default(),
     )?;
-    Ok(Registry::local().with_gcp(GcpProvider::new(Arc::new(client))))
+    Ok(Arc::new(client))
+}
+
+/// The providers: local ones, and Google's through the configured endpoints.
+pub(crate) fn registry(repo: &Repo) -> Result<Registry, String> {
+    Ok(Registry::local().with_gcp(GcpProvider::new(gcp_client(repo)?)))
 }
 
 /// Plans the selected instances in parallel; returns the plan and every diagnostic.

@@ -4,7 +4,9 @@
 //! Invariant: a state file that cannot be read (corrupt, truncated, a newer
 //! format) is an error and is never rewritten. `state` knows nothing of providers.
 
+pub mod gcs;
 pub mod local;
+pub mod postgres;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -170,6 +172,9 @@ pub enum StateError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A network backend failed (connection, query, HTTP); the message says which.
+    #[error("{0}")]
+    Backend(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(String),
     #[error("{instance} is locked by {holder}")]

@@ -29,6 +29,7 @@ pub const APIS: &[(&str, &str)] = &[
     ("dns", "https://dns.googleapis.com/"),
     ("secretmanager", "https://secretmanager.googleapis.com/"),
     ("spanner", "https://spanner.googleapis.com/"),
+    ("storage", "https://storage.googleapis.com/"),
 ];
 
 const SCOPES: &[&str] = &["https://www.googleapis.com/auth/cloud-platform"];
