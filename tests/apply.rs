@@ -688,3 +688,222 @@ resource "google_project_iam_member" "viewer" {{
         .collect();
     assert_eq!(viewers, expected, "{policy}");
 }
+
+/// Patches the project's labels through the fake's API, as someone editing by hand
+/// would, and waits until the edit's operation is done.
+fn edit_labels_by_hand(fake: &Fake, team: &str) {
+    let url = format!(
+        "{}v3/projects/{PROJECT}?updateMask=labels",
+        fake.url("cloudresourcemanager")
+    );
+    tls();
+    support::runtime().block_on(async {
+        let response = reqwest::Client::new()
+            .patch(&url)
+            .json(&serde_json::json!({"labels": {"team": team}}))
+            .send()
+            .await
+            .expect("the fake answers");
+        assert!(response.status().is_success());
+        let operation: Json = response.json().await.expect("an operation");
+        let name = operation["name"].as_str().expect("a name").to_string();
+        let url = format!("{}v3/{name}", fake.url("cloudresourcemanager"));
+        loop {
+            let polled: Json = reqwest::get(&url)
+                .await
+                .expect("the fake answers")
+                .json()
+                .await
+                .expect("JSON");
+            if polled["done"] == true {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    });
+}
+
+#[test]
+fn drift_reports_changes_made_outside_with_detailed_exit_codes() {
+    let fake = Fake::start(&[]);
+    let dir = repo(SPEC);
+    succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    let stdout = succeeded(&yagura(dir.path(), &fake, &["drift"]));
+    assert!(stdout.contains("No drift"), "{stdout}");
+
+    edit_labels_by_hand(&fake, "by-hand");
+    let output = yagura(dir.path(), &fake, &["drift"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("demo/development/google_project.this changed outside yagura:")
+            && stdout.contains(r#"~ labels: {"team":"payments"} -> {"team":"by-hand"}"#)
+            && stdout.contains("1 resource drifted"),
+        "{stdout}"
+    );
+    let output = yagura(dir.path(), &fake, &["drift", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(2));
+    let report: Json = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        report,
+        serde_json::json!({"drift": [{
+            "instance": "demo/development",
+            "address": "google_project.this",
+            "change": "changed",
+            "attributes": {"labels": {"before": {"team": "payments"}, "after": {"team": "by-hand"}}},
+        }]})
+    );
+    // Drift writes nothing: the stored state still has the old labels.
+    let state = read_state(dir.path()).expect("readable").expect("written");
+    assert_eq!(
+        state
+            .resource("google_project.this")
+            .expect("stored")
+            .attributes["labels"],
+        serde_json::json!({"team": "payments"})
+    );
+}
+
+#[test]
+fn state_commands_and_import_edit_the_state_under_its_lock() {
+    let fake = Fake::start(&[]);
+    let dir = repo(SPEC);
+    succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    let instance = ["--service", "demo", "--env", "development"];
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(instance.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        yagura(dir.path(), &fake, &args)
+    };
+
+    let listed = succeeded(&run(with(&["state", "list"])));
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        [
+            "google_project.this",
+            "google_project_iam_member.app",
+            "google_project_service.sm",
+            "google_secret_manager_secret.key",
+            "google_secret_manager_secret_version.key",
+            "google_service_account.app",
+            "random_id.key",
+        ]
+    );
+    let shown = succeeded(&run(with(&[
+        "state",
+        "show",
+        "google_secret_manager_secret_version.key",
+    ])));
+    let shown: Json = serde_json::from_str(&shown).expect("JSON");
+    assert_eq!(shown["attributes"]["secret_data"], "(sensitive value)");
+    assert_eq!(
+        shown["attributes"]["secret"],
+        format!("projects/{PROJECT}/secrets/key")
+    );
+
+    // A renamed resource keeps its object; a forgotten one is still in the cloud.
+    succeeded(&run(with(&[
+        "state",
+        "mv",
+        "random_id.key",
+        "random_id.old",
+    ])));
+    succeeded(&run(with(&["state", "rm", "google_service_account.app"])));
+    let output = run(with(&["state", "rm", "google_service_account.app"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("google_service_account.app is not in the state"));
+    let accounts = get(
+        &fake,
+        "iam",
+        &format!("v1/projects/{PROJECT}/serviceAccounts"),
+    );
+    assert_eq!(accounts["accounts"].as_array().map(Vec::len), Some(1));
+
+    // Import puts the account back; the move is undone by hand.
+    let email = format!("demo-app@{PROJECT}.iam.gserviceaccount.com");
+    let id = format!("projects/{PROJECT}/serviceAccounts/{email}");
+    let stdout = succeeded(&run(with(&["import", "google_service_account.app", &id])));
+    assert!(stdout.contains("Imported"), "{stdout}");
+    let output = run(with(&["import", "google_service_account.app", &id]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("google_service_account.app is already in the state"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = run(with(&["import", "google_service_account.nothere", &id]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("declare no google_service_account.nothere"),
+        "{}",
+        text(&output.stderr)
+    );
+    succeeded(&run(with(&[
+        "state",
+        "mv",
+        "random_id.old",
+        "random_id.key",
+    ])));
+    no_changes(dir.path(), &fake);
+}
+
+#[test]
+fn destroy_asks_deletes_everything_and_respects_protection() {
+    let fake = Fake::start(&[]);
+    let dir = repo(SPEC);
+    succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    let args = ["destroy", "--service", "demo", "--env", "development"];
+    let output = yagura(dir.path(), &fake, &args);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("destroy needs confirmation"),
+        "{}",
+        text(&output.stderr)
+    );
+    let mut approved = args.to_vec();
+    approved.push("--auto-approve");
+    let stdout = succeeded(&yagura(dir.path(), &fake, &approved));
+    assert!(
+        stdout.contains("Destroy complete") && stdout.contains("7 destroyed"),
+        "{stdout}"
+    );
+    let project = get(
+        &fake,
+        "cloudresourcemanager",
+        &format!("v3/projects/{PROJECT}"),
+    );
+    assert_eq!(project["state"], "DELETE_REQUESTED", "{project}");
+    let state = read_state(dir.path()).expect("readable").expect("written");
+    assert!(state.resources.is_empty());
+
+    // In a protected environment a project may not be destroyed (a new fake: the
+    // project id above stays taken while it is pending deletion).
+    let fake = Fake::start(&[]);
+    let protected = tempfile::tempdir().expect("a directory");
+    std::fs::write(
+        protected.path().join("yagura.hcl"),
+        PLATFORM.replace(
+            "environment \"development\" {}",
+            "environment \"development\" {\n  protected = true\n}",
+        ),
+    )
+    .expect("write yagura.hcl");
+    write_spec(protected.path(), SPEC);
+    succeeded(&yagura(
+        protected.path(),
+        &fake,
+        &["apply", "--auto-approve"],
+    ));
+    let output = yagura(protected.path(), &fake, &approved);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("demo/development/google_project.this would be destroyed, but development is a protected environment"),
+        "{stderr}"
+    );
+}

@@ -24,7 +24,7 @@ use crate::addr::InstanceAddr;
 use crate::config::Repo;
 use crate::diag::Diagnostics;
 use crate::lang::Value;
-use crate::plan::{ChangeAction, InstancePlan, PlannedChange, plan_instance};
+use crate::plan::{ChangeAction, InstancePlan, PlannedChange, plan_destroy, plan_instance};
 use crate::providers::{ProviderError, Registry, RemoteObject};
 use crate::schema::{self, BlockSchema};
 use crate::state::{JournalEntry, PendingCreate, StateDocument, StateResource, StateWriter};
@@ -129,9 +129,24 @@ pub struct Context {
     pub events: EventSink,
     /// Set on Ctrl-C: no step starts after it, the ones in flight finish.
     pub interrupted: Arc<AtomicBool>,
+    /// Destroying every resource (`yagura destroy`) rather than following the specs.
+    pub destroy: bool,
 }
 
 impl Context {
+    /// Plans an instance against `state` the way this apply does.
+    pub fn plan(
+        &self,
+        instance: &InstanceAddr,
+        state: Option<&StateDocument>,
+    ) -> (Option<InstancePlan>, Diagnostics) {
+        if self.destroy {
+            plan_destroy(&self.repo, instance, state)
+        } else {
+            plan_instance(&self.repo, instance, state)
+        }
+    }
+
     fn emit(&self, event: Event) {
         (self.events)(event);
     }
@@ -228,7 +243,8 @@ fn remote(resource: &StateResource) -> RemoteObject {
     }
 }
 
-fn stored(
+/// A resource as the state records it, from what its provider reported.
+pub fn stored_resource(
     address: &str,
     type_name: &str,
     object: RemoteObject,
@@ -292,7 +308,7 @@ pub async fn resolve_pending(
                 )
             })?;
         let entry = match found {
-            Some(object) => JournalEntry::Put(stored(
+            Some(object) => JournalEntry::Put(stored_resource(
                 &intent.address,
                 &intent.type_name,
                 object,
@@ -365,7 +381,7 @@ pub async fn apply_instance(
         let current = if work.values().all(Work::settled) && calls.is_empty() {
             None
         } else {
-            let (replanned, diags) = plan_instance(&context.repo, &instance, Some(&state));
+            let (replanned, diags) = context.plan(&instance, Some(&state));
             match replanned {
                 Some(p) => Some(p),
                 None => {
@@ -594,7 +610,7 @@ pub async fn apply_instance(
                         _ => {
                             w.write_done = true;
                             if let Some(object) = object {
-                                entries.push(JournalEntry::Put(stored(
+                                entries.push(JournalEntry::Put(stored_resource(
                                     &call.address,
                                     &call.type_name,
                                     object,

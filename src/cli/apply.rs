@@ -14,7 +14,7 @@ use crate::apply::{self, Context, Event, InstanceReport, Status};
 use crate::config::Repo;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::saved::{SAVED_PLAN_VERSION, SavedPlan, spec_digest};
-use crate::plan::{ChangeAction, InstancePlan, Plan, plan_instance};
+use crate::plan::{ChangeAction, InstancePlan, Plan};
 use crate::refresh::Drift;
 use crate::render;
 use crate::state::{LockInfo, StateDocument, StateWriter};
@@ -48,7 +48,7 @@ pub struct ApplyArgs {
 }
 
 /// Parses `90`, `90s`, `5m` or `1h`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => text.split_at(i),
@@ -74,7 +74,50 @@ struct Prepared {
     plan: InstancePlan,
 }
 
+#[derive(Args, Debug)]
+pub struct DestroyArgs {
+    /// Destroy this service's resources (can be repeated)
+    #[arg(long = "service", value_name = "NAME", required = true)]
+    services: Vec<String>,
+    /// In this environment (can be repeated)
+    #[arg(long = "env", value_name = "NAME", required = true)]
+    envs: Vec<String>,
+    /// Destroy without asking for confirmation
+    #[arg(long)]
+    auto_approve: bool,
+    /// Provider calls in flight at once, across all instances
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    parallelism: usize,
+    /// How long to wait for another apply's lock, e.g. `30s` or `5m` [default: fail at once]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    lock_timeout: Option<Duration>,
+    /// Plan against the stored state without reading the cloud first
+    #[arg(long)]
+    no_refresh: bool,
+}
+
+/// `yagura destroy`: apply a plan that deletes every resource of the instances.
+pub fn destroy(root: &Path, args: DestroyArgs) -> i32 {
+    run_mode(
+        root,
+        ApplyArgs {
+            plan_file: None,
+            auto_approve: args.auto_approve,
+            services: args.services,
+            envs: args.envs,
+            parallelism: args.parallelism,
+            lock_timeout: args.lock_timeout,
+            no_refresh: args.no_refresh,
+        },
+        true,
+    )
+}
+
 pub fn run(root: &Path, args: ApplyArgs) -> i32 {
+    run_mode(root, args, false)
+}
+
+fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
     let Some(repo) = load(root) else {
         return EXIT_ERROR;
     };
@@ -127,12 +170,13 @@ pub fn run(root: &Path, args: ApplyArgs) -> i32 {
         calls: Arc::new(tokio::sync::Semaphore::new(args.parallelism.max(1))),
         events: progress_printer(),
         interrupted: interrupted.clone(),
+        destroy,
     };
 
     // Locks are taken in address order, so two applies never wait on each other in a ring.
     let mut sorted = instances.clone();
     sorted.sort();
-    let info = LockInfo::current("apply");
+    let info = LockInfo::current(if destroy { "destroy" } else { "apply" });
     let wait = args.lock_timeout.unwrap_or(Duration::ZERO);
     let mut locked = Vec::new();
     for instance in &sorted {
@@ -172,7 +216,7 @@ pub fn run(root: &Path, args: ApplyArgs) -> i32 {
         drop(stdout);
         if plan.counts().is_empty() {
             // Nothing to confirm; refreshed state is still recorded below.
-        } else if !args.auto_approve && !confirm() {
+        } else if !args.auto_approve && !confirm(destroy) {
             return EXIT_ERROR;
         }
     }
@@ -208,6 +252,7 @@ pub fn run(root: &Path, args: ApplyArgs) -> i32 {
         reports,
         started.elapsed(),
         interrupted.load(Ordering::SeqCst),
+        destroy,
     )
 }
 
@@ -280,7 +325,7 @@ async fn prepare(
     ready.sort_by(|a, b| a.0.cmp(&b.0));
     let mut prepared = Vec::new();
     for (instance, writer, state) in ready {
-        let (plan, d) = plan_instance(&context.repo, &instance, Some(&state));
+        let (plan, d) = context.plan(&instance, Some(&state));
         diags.extend(d);
         match plan {
             Some(plan) => prepared.push(Prepared {
@@ -398,14 +443,22 @@ fn plan_difference(saved: &serde_json::Value, fresh: &serde_json::Value) -> Opti
 }
 
 /// Asks on the terminal; anything but `yes` declines.
-fn confirm() -> bool {
+fn confirm(destroy: bool) -> bool {
     if !std::io::stdin().is_terminal() {
-        error_line(
-            "apply needs confirmation, and there is no terminal to ask on; pass --auto-approve, or apply a plan saved with `plan --out`",
-        );
+        error_line(if destroy {
+            "destroy needs confirmation, and there is no terminal to ask on; pass --auto-approve"
+        } else {
+            "apply needs confirmation, and there is no terminal to ask on; pass --auto-approve, or apply a plan saved with `plan --out`"
+        });
         return false;
     }
-    eprint!("\nApply these changes? Only 'yes' is accepted: ");
+    if destroy {
+        eprint!(
+            "\nDestroy every resource listed above? There is no undo. Only 'yes' is accepted: "
+        );
+    } else {
+        eprint!("\nApply these changes? Only 'yes' is accepted: ");
+    }
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
@@ -472,7 +525,12 @@ fn seconds(d: Duration) -> String {
 }
 
 /// Prints every resource's outcome and the totals; the exit code.
-fn reports_summary(mut reports: Vec<InstanceReport>, elapsed: Duration, interrupted: bool) -> i32 {
+fn reports_summary(
+    mut reports: Vec<InstanceReport>,
+    elapsed: Duration,
+    interrupted: bool,
+    destroy: bool,
+) -> i32 {
     reports.sort_by(|a, b| a.instance.cmp(&b.instance));
     let (mut created, mut changed, mut destroyed, mut failed, mut skipped, mut not_started) =
         (0, 0, 0, 0, 0, 0);
@@ -530,12 +588,13 @@ fn reports_summary(mut reports: Vec<InstanceReport>, elapsed: Duration, interrup
         diags.extend(report.diagnostics.clone());
     }
     let any_failed = reports.iter().any(InstanceReport::failed);
+    let what = if destroy { "Destroy" } else { "Apply" };
     let verdict = if interrupted {
-        "Apply interrupted"
+        format!("{what} interrupted")
     } else if any_failed {
-        "Apply failed"
+        format!("{what} failed")
     } else {
-        "Apply complete"
+        format!("{what} complete")
     };
     out.push_str(&format!(
         "\n{verdict} in {}: {created} created, {changed} changed, {destroyed} destroyed, {failed} failed, {skipped} skipped{}.\n",

@@ -5,10 +5,12 @@
 
 mod apply;
 mod console;
+mod drift;
 mod fmt;
 mod graph;
 mod new_service;
 mod plan;
+mod state;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -51,6 +53,17 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Make the planned changes: a saved plan, or a new one after confirmation
     Apply(apply::ApplyArgs),
+    /// Delete every resource of a service in an environment, after confirmation
+    Destroy(apply::DestroyArgs),
+    /// Record an existing resource at an address the specs declare
+    Import(state::ImportArgs),
+    /// Inspect and edit stored state
+    #[command(subcommand)]
+    State(state::StateCommand),
+    /// Release a lock that a killed apply left behind
+    ForceUnlock(state::InstanceArgs),
+    /// Report what changed outside yagura (exit 2 when something did)
+    Drift(drift::DriftArgs),
     /// Check every spec without planning against state
     Validate,
     /// Rewrite HCL files in the canonical style
@@ -77,6 +90,11 @@ pub fn run() -> i32 {
     match cli.command {
         Command::Plan(args) => plan::run(&root, args),
         Command::Apply(args) => apply::run(&root, args),
+        Command::Destroy(args) => apply::destroy(&root, args),
+        Command::Import(args) => state::import(&root, args),
+        Command::State(command) => state::run(&root, command),
+        Command::ForceUnlock(args) => state::force_unlock(&root, args),
+        Command::Drift(args) => drift::run(&root, args),
         Command::Validate => validate(&root),
         Command::Fmt(args) => fmt::run(&root, args),
         Command::Graph(args) => graph::run(&root, args),

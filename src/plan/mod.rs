@@ -19,7 +19,7 @@ use crate::diag::Diagnostics;
 use crate::lang::Value;
 use crate::state::StateDocument;
 
-pub use walk::{InstanceGraph, eval_in_instance, instance_graph};
+pub use walk::{InstanceGraph, eval_in_instance, instance_graph, plan_destroy};
 
 /// What a plan does to one resource instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -772,7 +772,26 @@ pub fn plan_instance(
     instance: &InstanceAddr,
     prior: Option<&StateDocument>,
 ) -> (Option<InstancePlan>, Diagnostics) {
-    plan_with_console(repo, instance, prior, None, &mut Vec::new())
+    plan_with_console(repo, instance, prior, Mode::Apply, None, &mut Vec::new())
+}
+
+/// Plans the destruction of every resource of an instance, as `yagura destroy` does.
+/// `prevent_destroy`, explicit or implied by a protected environment, still holds.
+pub fn plan_destroy(
+    repo: &Repo,
+    instance: &InstanceAddr,
+    prior: Option<&StateDocument>,
+) -> (Option<InstancePlan>, Diagnostics) {
+    plan_with_console(repo, instance, prior, Mode::Destroy, None, &mut Vec::new())
+}
+
+/// What a plan is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Make the resources match the specs.
+    Apply,
+    /// Delete every resource in the state.
+    Destroy,
 }
 
 /// Evaluates expressions in the root module of a planned instance, as `yagura console` does.
@@ -783,7 +802,14 @@ pub fn eval_in_instance(
     sources: &[String],
 ) -> (Vec<Result<Value, String>>, Diagnostics) {
     let mut results = Vec::new();
-    let (_, diags) = plan_with_console(repo, instance, prior, Some(sources), &mut results);
+    let (_, diags) = plan_with_console(
+        repo,
+        instance,
+        prior,
+        Mode::Apply,
+        Some(sources),
+        &mut results,
+    );
     (results, diags)
 }
 
@@ -791,6 +817,7 @@ fn plan_with_console(
     repo: &Repo,
     instance: &InstanceAddr,
     prior: Option<&StateDocument>,
+    mode: Mode,
     console: Option<&[String]>,
     console_results: &mut Vec<Result<Value, String>>,
 ) -> (Option<InstancePlan>, Diagnostics) {
@@ -834,10 +861,12 @@ fn plan_with_console(
         .graph
         .evaluation_order()
         .expect("instance_graph rejected cycles");
-    for idx in order {
-        walk.eval_node(*graph.graph.node(idx));
+    if mode == Mode::Apply {
+        for idx in order {
+            walk.eval_node(*graph.graph.node(idx));
+        }
     }
-    walk.plan_orphans();
+    walk.plan_orphans(mode);
     if let Some(sources) = console {
         let dir = walk.module_dir(0);
         let scope = walk.scope(0, None, None);
@@ -1524,8 +1553,9 @@ impl<'r> Walk<'r> {
             .find(|r| r.mode == addr.mode && r.type_name == addr.type_name && r.name == addr.name)
     }
 
-    /// Resources in the prior state that the specs no longer declare are deleted.
-    fn plan_orphans(&mut self) {
+    /// Resources in the prior state that the specs no longer declare (or, when
+    /// destroying, every resource left in it) are deleted.
+    fn plan_orphans(&mut self, mode: Mode) {
         let orphans: Vec<(String, &crate::state::StateResource)> =
             std::mem::take(&mut self.prior).into_iter().collect();
         for (address, stored) in orphans {
@@ -1570,11 +1600,11 @@ impl<'r> Walk<'r> {
                 before: Some(before),
                 after: None,
                 replace_paths: Vec::new(),
-                reason: Some(if still_declared {
-                    ActionReason::KeyNoLongerInConfig
-                } else {
-                    ActionReason::NoLongerInConfig
-                }),
+                reason: match (mode, still_declared) {
+                    (Mode::Destroy, _) => None,
+                    (Mode::Apply, true) => Some(ActionReason::KeyNoLongerInConfig),
+                    (Mode::Apply, false) => Some(ActionReason::NoLongerInConfig),
+                },
                 create_before_destroy: false,
                 dependencies: stored.dependencies.clone(),
                 previous_address: self.moved_from.get(&address).cloned(),

@@ -4,8 +4,9 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -44,6 +45,9 @@ impl Fake {
         if let Some(seed) = &seed {
             command.arg("--seed").arg(seed.path());
         }
+        if let Some(discovery) = discovery_dir() {
+            command.arg("--discovery").arg(discovery);
+        }
         let mut child = command
             .args(args)
             .stdin(Stdio::piped())
@@ -66,9 +70,14 @@ impl Fake {
 
     /// A client for the fake, with short backoffs so that retries keep tests quick.
     pub fn client(&self) -> Arc<GcpClient> {
+        // The OAuth token endpoint is no API that yagura calls through its client.
+        let mut apis = self.endpoints.clone();
+        if let Some(apis) = apis.as_object_mut() {
+            apis.remove("oauth2");
+        }
         let mut endpoints = Endpoints::default();
         endpoints
-            .set_all(&self.endpoints)
+            .set_all(&apis)
             .expect("loopback endpoints are accepted");
         let options = ClientOptions {
             min_backoff: Duration::from_millis(5),
@@ -98,6 +107,32 @@ impl Drop for Fake {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Returns the folder of Google's discovery documents that the fake checks requests
+/// against: `../shared/reference/gcp-discovery` beside the repository, read in place.
+///
+/// Without it the fake runs unchecked, with a warning; on CI (`CI=true`) its absence
+/// fails the test, so that a broken checkout cannot pass unnoticed.
+pub fn discovery_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/gcp-discovery");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "the discovery documents are missing: {} is not a folder; fake-gcp must check requests on CI",
+            dir.display()
+        );
+    }
+    static WARNING: Once = Once::new();
+    WARNING.call_once(|| {
+        eprintln!(
+            "warning: {} is missing; fake-gcp runs without checking requests against Google's discovery documents",
+            dir.display()
+        );
+    });
+    None
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {

@@ -11,10 +11,12 @@
 mod billing;
 mod connection;
 mod crm;
+mod discovery;
 mod dns;
 mod errors;
 mod faults;
 mod iam;
+mod oauth;
 mod operations;
 mod policy;
 mod request;
@@ -28,6 +30,7 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -36,6 +39,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::connection::{Connection, ResettableListener};
+use crate::discovery::Discovery;
 use crate::errors::ApiError;
 use crate::faults::{ApiContext, FaultKind, Faults};
 use crate::world::{Seed, Server, Settings, Shared, World};
@@ -43,17 +47,27 @@ use crate::world::{Seed, Server, Settings, Shared, World};
 /// Builds the routes of one API.
 type RouterFn = fn() -> Router<Shared>;
 
-/// The APIs served, by discovery name, in the order their ports are given out.
-const APIS: &[(&str, RouterFn)] = &[
-    ("cloudresourcemanager", crm::router),
-    ("cloudbilling", billing::router),
-    ("serviceusage", serviceusage::router),
-    ("iam", iam::router),
-    ("sqladmin", sqladmin::router),
-    ("dns", dns::router),
-    ("secretmanager", secretmanager::router),
-    ("spanner", spanner::router),
+/// The Google APIs served, by discovery name, with the version of their discovery
+/// document, in the order their ports are given out; the OAuth token endpoint,
+/// `oauth2`, comes last.
+const APIS: &[(&str, &str, RouterFn)] = &[
+    ("cloudresourcemanager", "v3", crm::router),
+    ("cloudbilling", "v1", billing::router),
+    ("serviceusage", "v1", serviceusage::router),
+    ("iam", "v1", iam::router),
+    ("sqladmin", "v1", sqladmin::router),
+    ("dns", "v1", dns::router),
+    ("secretmanager", "v1", secretmanager::router),
+    ("spanner", "v1", spanner::router),
 ];
+
+/// One API as served: its routes and, with `--discovery`, its request checks.
+struct ServedApi {
+    /// The discovery name, e.g. `sqladmin`.
+    name: &'static str,
+    router: Router<Shared>,
+    discovery: Option<Arc<Discovery>>,
+}
 
 /// Serve an in-memory fake of the Google Cloud APIs yagura calls
 ///
@@ -75,7 +89,8 @@ struct Args {
     /// `creator` (a principal), `projects` (`[{project_id, parent, display_name,
     /// billing_account, services}]`) and `managed_zones` (`[{project, name, dns_name,
     /// description}]`, Cloud DNS zones of seeded projects holding only their apex SOA
-    /// and NS).
+    /// and NS) and `service_account_keys` (`[{client_email, private_key_id,
+    /// public_key_pem}]`, the keys whose signed JWTs oauth2's `/token` accepts).
     #[arg(long, value_name = "FILE")]
     seed: Option<PathBuf>,
 
@@ -130,6 +145,13 @@ struct Args {
     /// Exit when stdin reaches end of file, so a test's server dies with the test
     #[arg(long)]
     exit_on_stdin_eof: bool,
+
+    /// Folder of Google's discovery documents (`<api>.<version>.json`, e.g.
+    /// `sqladmin.v1.json`), one for each API served; with it, a request that is no
+    /// method of its API's document gets 404, and a body that Google's JSON parser
+    /// would refuse gets Google's 400 INVALID_ARGUMENT before any handler runs
+    #[arg(long, value_name = "DIR", env = "FAKE_GCP_DISCOVERY")]
+    discovery: Option<PathBuf>,
 
     /// Log every request (method, path, status) to stderr
     #[arg(short, long)]
@@ -198,6 +220,7 @@ async fn run(args: Args) -> Result<(), String> {
         consistency_lag: Duration::from_millis(args.consistency_lag_ms),
         sql_name_reuse: Duration::from_millis(args.sql_name_reuse_ms),
     };
+    let service_account_keys = std::mem::take(&mut seed.service_account_keys);
     let world = World::new(settings, seed, args.failing_operations, rng_seed)?;
     let faults = Faults::new(
         Duration::from_millis(args.latency_ms),
@@ -206,10 +229,35 @@ async fn run(args: Args) -> Result<(), String> {
         rng_seed,
     );
     let server = Server::new(world, faults);
+    let mut apis = Vec::new();
+    for (name, version, router) in APIS {
+        let discovery = match &args.discovery {
+            Some(dir) => Some(Arc::new(Discovery::load(dir, name, version)?)),
+            None => None,
+        };
+        apis.push(ServedApi {
+            name,
+            router: router(),
+            discovery,
+        });
+    }
+    apis.push(ServedApi {
+        name: "oauth2",
+        router: oauth::router(&service_account_keys)?,
+        discovery: None,
+    });
 
     let mut base_urls = serde_json::Map::new();
     let mut servers = JoinSet::new();
-    for (index, (api, router)) in APIS.iter().enumerate() {
+    for (
+        index,
+        ServedApi {
+            name: api,
+            router,
+            discovery,
+        },
+    ) in apis.into_iter().enumerate()
+    {
         let port = match args.listen.port() {
             0 => 0,
             first => first
@@ -223,14 +271,21 @@ async fn run(args: Args) -> Result<(), String> {
         let local = listener
             .local_addr()
             .map_err(|error| format!("cannot read the address of {api}'s listener: {error}"))?;
-        base_urls.insert((*api).to_owned(), format!("http://{local}/").into());
+        base_urls.insert(api.to_owned(), format!("http://{local}/").into());
         let context = ApiContext {
             server: server.clone(),
             api,
         };
-        let app = router()
+        let mut app = router
             .fallback(method_not_found)
-            .method_not_allowed_fallback(method_not_found)
+            .method_not_allowed_fallback(method_not_found);
+        if let Some(discovery) = discovery {
+            app = app.layer(axum::middleware::from_fn_with_state(
+                discovery,
+                discovery::middleware,
+            ));
+        }
+        let app = app
             .layer(axum::middleware::from_fn_with_state(
                 context,
                 faults::middleware,

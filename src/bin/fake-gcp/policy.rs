@@ -30,7 +30,7 @@ pub enum PolicyTarget {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Policy {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "int32")]
     pub version: i64,
     #[serde(default)]
     pub bindings: Vec<Binding>,
@@ -81,7 +81,33 @@ pub struct GetIamPolicyRequest {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetPolicyOptions {
+    #[serde(default, deserialize_with = "optional_int32")]
     pub requested_policy_version: Option<i64>,
+}
+
+/// Reads an int32 field as Google's JSON parser does: a number or a string of
+/// digits (`3` or `"3"`), `null` meaning unset.
+fn optional_int32<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Int32 {
+        Number(i32),
+        Text(String),
+    }
+    match Option::<Int32>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Int32::Number(number)) => Ok(Some(i64::from(number))),
+        Some(Int32::Text(text)) => text
+            .parse::<i32>()
+            .map(|number| Some(i64::from(number)))
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an int32"))),
+    }
+}
+
+fn int32<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    optional_int32(deserializer).map(Option::unwrap_or_default)
 }
 
 impl GetIamPolicyRequest {
@@ -422,6 +448,23 @@ mod tests {
         assert_eq!(
             normalize(bindings),
             vec![binding("roles/viewer", &["user:a@x.com", "user:b@x.com"])]
+        );
+    }
+
+    #[test]
+    fn versions_read_as_numbers_or_strings() {
+        let request: SetIamPolicyRequest =
+            serde_json::from_value(json!({"policy": {"version": "3"}})).unwrap();
+        assert_eq!(request.policy.unwrap().version, 3);
+        let request: GetIamPolicyRequest =
+            serde_json::from_value(json!({"options": {"requestedPolicyVersion": 1}})).unwrap();
+        assert_eq!(request.requested_version(), 1);
+        let request: GetIamPolicyRequest =
+            serde_json::from_value(json!({"options": {"requestedPolicyVersion": null}})).unwrap();
+        assert_eq!(request.requested_version(), 0);
+        assert!(
+            serde_json::from_value::<SetIamPolicyRequest>(json!({"policy": {"version": "x"}}))
+                .is_err()
         );
     }
 
