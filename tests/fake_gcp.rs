@@ -5,6 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+mod support;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -40,8 +42,12 @@ impl Answer {
 
 impl FakeGcp {
     fn start(extra_args: &[&str]) -> FakeGcp {
-        let child = Command::new(env!("CARGO_BIN_EXE_fake-gcp"))
-            .args(["--listen", "127.0.0.1:0", "--exit-on-stdin-eof"])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fake-gcp"));
+        command.args(["--listen", "127.0.0.1:0", "--exit-on-stdin-eof"]);
+        if let Some(discovery) = support::discovery_dir() {
+            command.arg("--discovery").arg(discovery);
+        }
+        let child = command
             .args(extra_args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -351,11 +351,13 @@ fn a_key_the_fake_cannot_verify_is_refused_without_showing_it() {
 /// What the child reports of eight concurrent `DefaultCredentials::token` calls:
 /// how many different tokens they got, and what the fake says of one.
 fn concurrent_tokens_report(tokeninfo: &str) -> Json {
-    // FIXME: gcp_auth 0.12.7 fetches a token once per caller that missed its cache
-    // before the first fetch took its write lock. On a multi-threaded runtime that
-    // happens (in about half of the runs with these eight callers), so the callers
-    // share one thread here until `DefaultCredentials` lets one caller fetch at a time.
-    let rt = runtime();
+    // On several threads, so that callers really miss the cache at the same moment
+    // (gcp_auth alone would then fetch once per caller).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a runtime");
     let credentials = Arc::new(DefaultCredentials::default());
     let tokens = rt.block_on(async {
         let mut calls = tokio::task::JoinSet::new();

@@ -19,12 +19,35 @@ pub type ProviderFuture<'a, T> =
     Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
 
 /// A resource as the provider reports it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct RemoteObject {
     /// The id the API knows the resource by.
     pub provider_id: Option<String>,
     /// Attribute values in the shape of the type's schema; nested blocks are lists of objects.
     pub attributes: Map<String, Json>,
+}
+
+/// Shows attribute values except those of attributes any schema marks sensitive
+/// (passwords, secret payloads), so that a logged or failed comparison leaks nothing.
+impl std::fmt::Debug for RemoteObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: serde_json::Map<String, Json> = self
+            .attributes
+            .iter()
+            .map(|(name, value)| {
+                let value = if crate::schema::is_sensitive_name(name) && !value.is_null() {
+                    Json::String("(sensitive value)".to_string())
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        f.debug_struct("RemoteObject")
+            .field("provider_id", &self.provider_id)
+            .field("attributes", &shown)
+            .finish()
+    }
 }
 
 /// Why a provider call failed.

@@ -340,7 +340,9 @@ static SQL_SETTINGS: BlockSchema = BlockSchema {
         opt("edition", Str).check(|v| one_of_values(&["ENTERPRISE", "ENTERPRISE_PLUS"], v)),
         opt("availability_type", Str).check(|v| one_of_values(&["ZONAL", "REGIONAL"], v)),
         opt("disk_size", Number),
-        opt("disk_type", Str).check(|v| one_of_values(&["PD_SSD", "PD_HDD"], v)),
+        opt("disk_type", Str)
+            .force_new()
+            .check(|v| one_of_values(&["PD_SSD", "PD_HDD"], v)),
         opt("user_labels", StringMap),
     ],
     blocks: &[

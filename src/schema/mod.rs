@@ -225,6 +225,15 @@ pub fn all() -> &'static [&'static ResourceSchema] {
 }
 
 /// Returns the names of all supported types.
+/// Whether any type has a sensitive attribute (at any depth) of this name.
+pub fn is_sensitive_name(name: &str) -> bool {
+    fn in_block(block: &BlockSchema, name: &str) -> bool {
+        block.attrs.iter().any(|a| a.sensitive && a.name == name)
+            || block.blocks.iter().any(|b| in_block(b.block, name))
+    }
+    ALL.iter().any(|s| in_block(&s.block, name))
+}
+
 pub fn type_names() -> impl Iterator<Item = &'static str> {
     ALL.iter().map(|s| s.type_name)
 }

@@ -247,10 +247,26 @@ pub trait TokenSource: Send + Sync {
 
 /// Application default credentials through gcp_auth: a service-account key
 /// (`GOOGLE_APPLICATION_CREDENTIALS`), gcloud's ADC, the metadata server.
-/// The provider is found once; gcp_auth caches tokens and refreshes them.
+/// The provider is found once; gcp_auth caches tokens and refreshes them, and
+/// concurrent callers share one fetch.
 #[derive(Default)]
 pub struct DefaultCredentials {
     provider: OnceCell<Arc<dyn gcp_auth::TokenProvider>>,
+    /// A key file to use instead of discovering the credentials.
+    key_file: Option<std::path::PathBuf>,
+    /// Held around a token request, so that callers who miss the cache at the same
+    /// moment wait for the first one's fetch and then find its token cached.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl DefaultCredentials {
+    /// Credentials from a service-account key file rather than the environment.
+    pub fn from_service_account_file(path: impl Into<std::path::PathBuf>) -> DefaultCredentials {
+        DefaultCredentials {
+            key_file: Some(path.into()),
+            ..DefaultCredentials::default()
+        }
+    }
 }
 
 impl TokenSource for DefaultCredentials {
@@ -258,9 +274,16 @@ impl TokenSource for DefaultCredentials {
         Box::pin(async move {
             let provider = self
                 .provider
-                .get_or_try_init(gcp_auth::provider)
+                .get_or_try_init(|| async {
+                    match &self.key_file {
+                        Some(path) => gcp_auth::CustomServiceAccount::from_file(path)
+                            .map(|account| Arc::new(account) as Arc<dyn gcp_auth::TokenProvider>),
+                        None => gcp_auth::provider().await,
+                    }
+                })
                 .await
                 .map_err(|e| format!("no Google credentials found: {e}"))?;
+            let _fetching = self.fetching.lock().await;
             let token = provider
                 .token(SCOPES)
                 .await
@@ -471,8 +494,13 @@ impl GcpClient {
                     return Err(GcpError {
                         method: "operation".to_string(),
                         path: name,
-                        status: error.get("code").and_then(Json::as_u64).map(|c| c as u16),
-                        status_name: None,
+                        // An operation's error carries a gRPC code, not an HTTP status.
+                        status: None,
+                        status_name: error
+                            .get("code")
+                            .and_then(Json::as_u64)
+                            .and_then(grpc_code_name)
+                            .map(str::to_string),
                         reason: None,
                         message: error
                             .get("message")
@@ -510,6 +538,157 @@ impl GcpClient {
                 Err(e) => return Err(e),
             };
         }
+    }
+}
+
+/// Whether a call may be repeated after a failure that another attempt may not meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Repeats on 429, 502–504 and transport failures, as [`GcpClient::call`] does:
+    /// for reads, and for writes made idempotent by a precondition.
+    Transient,
+    /// One attempt: for writes that a repetition could apply twice.
+    Never,
+}
+
+/// A call whose body or answer is not JSON: uploads, downloads, conditional writes.
+#[derive(Clone, Debug)]
+pub struct RawRequest<'a> {
+    pub api: &'a str,
+    pub method: Method,
+    /// The path below the API's base URL, already percent-encoded, without a query.
+    pub path: &'a str,
+    /// Query parameters, encoded when the URL is built.
+    pub query: Vec<(&'a str, String)>,
+    /// The body with its content type.
+    pub body: Option<RawBody>,
+    pub retry: Retry,
+}
+
+/// A request body as bytes, with its `Content-Type`.
+#[derive(Clone, Debug)]
+pub struct RawBody {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A successful answer to a [`RawRequest`].
+#[derive(Clone, Debug)]
+pub struct RawResponse {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The body as JSON; an empty body is an empty object.
+    pub fn json(&self, request: &RawRequest<'_>) -> Result<Json, GcpError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Json::Object(Default::default()));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| {
+            GcpError::transport(
+                &request.method,
+                request.path,
+                format!("the response is not JSON: {e}"),
+            )
+        })
+    }
+}
+
+impl GcpClient {
+    /// Makes a call with a raw body and query parameters and returns the raw answer;
+    /// a status other than 2xx is a [`GcpError`] read from Google's error envelope.
+    /// Retries, tokens and per-API concurrency are those of [`GcpClient::call`],
+    /// except that [`Retry::Never`] makes a single attempt.
+    pub async fn call_raw(&self, request: &RawRequest<'_>) -> Result<RawResponse, GcpError> {
+        let attempt = || self.call_raw_once(request);
+        let times = match request.retry {
+            Retry::Transient => self.options.max_attempts.saturating_sub(1),
+            Retry::Never => 0,
+        };
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.options.min_backoff)
+            .with_max_delay(self.options.max_backoff)
+            .with_max_times(times)
+            .with_jitter();
+        attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(GcpError::is_retryable)
+            .adjust(|e: &GcpError, planned| match (e.retry_after, planned) {
+                (Some(server), Some(planned)) => Some(server.max(planned)),
+                (_, planned) => planned,
+            })
+            .notify(|e: &GcpError, wait| tracing::debug!(error = %e, ?wait, "retrying"))
+            .await
+    }
+
+    async fn call_raw_once(&self, raw: &RawRequest<'_>) -> Result<RawResponse, GcpError> {
+        let method = &raw.method;
+        let path = raw.path;
+        let base = self.endpoints.base(raw.api);
+        let mut url = reqwest::Url::parse(&format!("{base}{path}"))
+            .map_err(|e| GcpError::transport(method, path, format!("invalid URL: {e}")))?;
+        if !raw.query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(raw.query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let _permit = match self.limits.get(raw.api) {
+            Some(limit) => Some(
+                limit
+                    .acquire()
+                    .await
+                    .map_err(|e| GcpError::transport(method, path, e.to_string()))?,
+            ),
+            None => None,
+        };
+        let https = url.scheme() == "https";
+        let mut request = self.http.request(method.clone(), url);
+        // Tokens go only to HTTPS endpoints; a loopback fake or emulator gets none.
+        if https {
+            let token = self
+                .tokens
+                .token()
+                .await
+                .map_err(|m| GcpError::transport(method, path, m))?;
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = &raw.body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, body.content_type.as_str())
+                .body(body.bytes.clone());
+        }
+        tracing::trace!(%method, api = raw.api, path, "calling");
+        let response = request
+            .send()
+            .await
+            .map_err(|e| GcpError::transport(method, path, transport_message(&e)))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| GcpError::transport(method, path, transport_message(&e)))?;
+        if !status.is_success() {
+            return Err(GcpError::from_response(
+                method,
+                path,
+                status,
+                retry_after,
+                &String::from_utf8_lossy(&body),
+            ));
+        }
+        Ok(RawResponse {
+            status,
+            headers,
+            body: body.to_vec(),
+        })
     }
 }
 
