@@ -6,9 +6,12 @@
 //! refreshed document is handed to `plan` in memory.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
 
 use crate::providers::{ProviderError, Registry, RemoteObject};
-use crate::state::StateDocument;
+use crate::state::{StateDocument, StateResource};
 
 /// What refresh found changed outside yagura.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,49 +40,73 @@ pub struct RefreshError {
     pub source: ProviderError,
 }
 
-/// Reads every stored resource through its provider.
+/// Reads every stored resource through its provider, all at once: the providers
+/// bound their calls per API.
 pub async fn refresh(
-    registry: &Registry,
+    registry: &Arc<Registry>,
     prior: &StateDocument,
 ) -> Result<Refreshed, RefreshError> {
     let mut state = prior.clone();
     let mut drift = Vec::new();
     let mut unrefreshed_types = BTreeSet::new();
-    let mut kept = Vec::with_capacity(state.resources.len());
-    for resource in std::mem::take(&mut state.resources) {
-        let Some(provider) = registry.provider(&resource.type_name) else {
+    let mut reads = JoinSet::new();
+    let resources = std::mem::take(&mut state.resources);
+    let mut kept: Vec<Option<StateResource>> = vec![None; resources.len()];
+    for (i, resource) in resources.into_iter().enumerate() {
+        if registry.provider(&resource.type_name).is_none() {
             unrefreshed_types.insert(resource.type_name.clone());
-            kept.push(resource);
+            kept[i] = Some(resource);
             continue;
-        };
-        let stored = RemoteObject {
-            provider_id: resource.provider_id.clone(),
-            attributes: resource.attributes.clone(),
-        };
-        let read = provider
-            .read(&resource.type_name, &stored)
-            .await
-            .map_err(|source| RefreshError {
-                address: resource.address.clone(),
-                source,
-            })?;
+        }
+        let registry = registry.clone();
+        reads.spawn(async move {
+            let provider = registry
+                .provider(&resource.type_name)
+                .expect("checked above");
+            let stored = RemoteObject {
+                provider_id: resource.provider_id.clone(),
+                attributes: resource.attributes.clone(),
+            };
+            let read = provider.read(&resource.type_name, &stored).await;
+            (i, resource, read)
+        });
+    }
+    let mut first_error = None;
+    while let Some(joined) = reads.join_next().await {
+        let (i, resource, read) = joined.expect("provider reads do not panic");
         match read {
-            None => drift.push(Drift::Deleted(resource.address.clone())),
-            Some(current) => {
+            Err(source) => {
+                // The first failure in address order is the one reported.
+                if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
+                    first_error = Some((
+                        i,
+                        RefreshError {
+                            address: resource.address.clone(),
+                            source,
+                        },
+                    ));
+                }
+            }
+            Ok(None) => drift.push((i, Drift::Deleted(resource.address.clone()))),
+            Ok(Some(current)) => {
                 if current.attributes != resource.attributes {
-                    drift.push(Drift::Changed(resource.address.clone()));
+                    drift.push((i, Drift::Changed(resource.address.clone())));
                 }
                 let mut updated = resource;
                 updated.attributes = current.attributes;
                 updated.provider_id = current.provider_id.or(updated.provider_id);
-                kept.push(updated);
+                kept[i] = Some(updated);
             }
         }
     }
-    state.resources = kept;
+    if let Some((_, error)) = first_error {
+        return Err(error);
+    }
+    drift.sort_by_key(|(i, _)| *i);
+    state.resources = kept.into_iter().flatten().collect();
     Ok(Refreshed {
         state,
-        drift,
+        drift: drift.into_iter().map(|(_, d)| d).collect(),
         unrefreshed_types,
     })
 }
@@ -115,7 +142,7 @@ mod tests {
             .build()
             .expect("a runtime");
         let refreshed = runtime
-            .block_on(refresh(&Registry::local(), &doc))
+            .block_on(refresh(&Arc::new(Registry::local()), &doc))
             .expect("refreshes");
         assert_eq!(refreshed.state, doc);
         assert!(refreshed.drift.is_empty());

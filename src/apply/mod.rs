@@ -180,10 +180,6 @@ impl Work {
             ChangeAction::Create | ChangeAction::Update | ChangeAction::Replace
         ) && !self.write_done
     }
-
-    fn settled(&self) -> bool {
-        self.status.is_some() || (!self.needs_delete() && !self.needs_write())
-    }
 }
 
 /// The static label of an address: `module.a["x"].t.n[0]` is `module.a.t.n`.
@@ -377,47 +373,53 @@ pub async fn apply_instance(
     // Which deposed objects (replaced with create_before_destroy) wait for deletion.
     let mut deposed: HashMap<String, StateResource> = HashMap::new();
 
+    // The plan the steps take their values from: the one made before the apply at
+    // first, and made again (lazily) once a finished step changed the state.
+    let mut current: Option<InstancePlan> = Some(plan);
+    let mut unrecorded: Vec<JournalEntry> = Vec::new();
+    let mut stale = false;
+    let mut halted = false;
     loop {
-        let current = if work.values().all(Work::settled) && calls.is_empty() {
-            None
-        } else {
-            let (replanned, diags) = context.plan(&instance, Some(&state));
-            match replanned {
-                Some(p) => Some(p),
-                None => {
-                    report.diagnostics.extend(diags);
-                    report.error =
-                        Some("the specs could not be evaluated against the new state".into());
-                    None
-                }
-            }
-        };
         let mut intents = Vec::new();
         let mut starts = Vec::new();
-        if let Some(current) = &current
-            && !context.interrupted.load(Ordering::SeqCst)
-        {
+        // A step settled without a call (a delete of what is already gone).
+        let mut progressed = false;
+        let blocked = blocked_reasons(&work);
+        for (address, reason) in blocked {
+            if let Some(w) = work.get_mut(&address)
+                && w.status.is_none()
+                && !w.in_flight
+            {
+                w.status = Some(Status::Skipped(reason));
+            }
+        }
+        let ready: Vec<(String, Step)> = if halted || context.interrupted.load(Ordering::SeqCst) {
+            Vec::new()
+        } else {
+            work.iter()
+                .filter(|(_, w)| w.status.is_none() && !w.in_flight)
+                .filter_map(|(address, w)| {
+                    next_step(address, w, &work, &state).map(|s| (address.clone(), s))
+                })
+                .collect()
+        };
+        if !ready.is_empty() && stale {
+            let (replanned, diags) = context.plan(&instance, Some(&state));
+            if replanned.is_none() {
+                report.diagnostics.extend(diags);
+                report.error =
+                    Some("the specs could not be evaluated against the new state".into());
+                halted = true;
+            }
+            current = replanned;
+            stale = false;
+        }
+        if let Some(current) = current.as_ref().filter(|_| !halted) {
             let changes: HashMap<String, &PlannedChange> = current
                 .changes
                 .iter()
                 .map(|c| (c.addr.to_string(), c))
                 .collect();
-            let blocked = blocked_reasons(&work);
-            let ready: Vec<(String, Step)> = work
-                .iter()
-                .filter(|(_, w)| w.status.is_none() && !w.in_flight)
-                .filter_map(|(address, w)| {
-                    next_step(address, w, &work, &state).map(|s| (address.clone(), s))
-                })
-                .collect();
-            for (address, reason) in blocked {
-                if let Some(w) = work.get_mut(&address)
-                    && w.status.is_none()
-                    && !w.in_flight
-                {
-                    w.status = Some(Status::Skipped(reason));
-                }
-            }
             for (address, step) in ready {
                 let w = work.get_mut(&address).expect("ready work exists");
                 if w.status.is_some() {
@@ -435,6 +437,7 @@ pub async fn apply_instance(
                         let Some(target) = target else {
                             // Already gone (refresh found it deleted): nothing to call.
                             w.delete_done = true;
+                            progressed = true;
                             continue;
                         };
                         w.in_flight = true;
@@ -507,9 +510,13 @@ pub async fn apply_instance(
         }
         // With create_before_destroy the old object is deposed, not forgotten, before
         // the new one takes its address.
-        if !intents.is_empty() {
-            if let Err(e) = writer.record(&state, &intents).await {
-                report.error = Some(format!("cannot record the steps about to start: {e}"));
+        // One durable write per turn: the outcomes of the calls that just finished
+        // (already in `state`) and the intents of the creates about to start.
+        if !intents.is_empty() || !unrecorded.is_empty() {
+            let mut batch = std::mem::take(&mut unrecorded);
+            batch.extend(intents.iter().cloned());
+            if let Err(e) = writer.record(&state, &batch).await {
+                report.error = Some(format!("cannot record the journal: {e}"));
                 for (call, _, _) in &starts {
                     if let Some(w) = work.get_mut(&call.address) {
                         w.in_flight = false;
@@ -571,6 +578,9 @@ pub async fn apply_instance(
         }
 
         if calls.is_empty() {
+            if progressed {
+                continue;
+            }
             break;
         }
         // Wait for one call, then take every other that has finished too, so that
@@ -638,13 +648,14 @@ pub async fn apply_instance(
                 }
             }
         }
-        if let Err(e) = writer.record(&state, &entries).await {
-            report.error = Some(format!("cannot record finished steps: {e}"));
-            context.interrupted.store(true, Ordering::SeqCst);
+        if !entries.is_empty() {
+            stale = true;
         }
-        for entry in entries {
-            state.apply_entry(entry);
+        for entry in &entries {
+            state.apply_entry(entry.clone());
         }
+        // Written at the top of the next turn, before anything else starts.
+        unrecorded.extend(entries);
     }
 
     let interrupted = context.interrupted.load(Ordering::SeqCst);

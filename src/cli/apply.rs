@@ -142,8 +142,8 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
             }
         },
     };
-    let backend = match backend(&repo, root) {
-        Ok(b) => b,
+    let backend: Arc<dyn crate::state::Backend> = match backend(&repo, root) {
+        Ok(b) => Arc::from(b),
         Err(m) => {
             error_line(m);
             return EXIT_ERROR;
@@ -173,21 +173,15 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
         destroy,
     };
 
-    // Locks are taken in address order, so two applies never wait on each other in a ring.
-    let mut sorted = instances.clone();
-    sorted.sort();
     let info = LockInfo::current(if destroy { "destroy" } else { "apply" });
     let wait = args.lock_timeout.unwrap_or(Duration::ZERO);
-    let mut locked = Vec::new();
-    for instance in &sorted {
-        match runtime.block_on(backend.lock(instance, &info, wait)) {
-            Ok(writer) => locked.push((instance.clone(), writer)),
-            Err(e) => {
-                error_line(e);
-                return EXIT_ERROR;
-            }
+    let locked = match runtime.block_on(lock_all(backend, instances, info, wait)) {
+        Ok(locked) => locked,
+        Err(e) => {
+            error_line(e);
+            return EXIT_ERROR;
         }
-    }
+    };
 
     let mut diags = Diagnostics::default();
     let prepared = runtime.block_on(prepare(
@@ -254,6 +248,55 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
         interrupted.load(Ordering::SeqCst),
         destroy,
     )
+}
+
+/// Locks every instance. Without a wait they are tried all at once and any refusal
+/// fails the apply; with one, they are taken in address order, so that two applies
+/// never wait on each other in a ring.
+async fn lock_all(
+    backend: Arc<dyn crate::state::Backend>,
+    mut instances: Vec<InstanceAddr>,
+    info: LockInfo,
+    wait: Duration,
+) -> Result<Vec<(InstanceAddr, Box<dyn StateWriter>)>, crate::state::StateError> {
+    instances.sort();
+    let mut locked = Vec::with_capacity(instances.len());
+    if !wait.is_zero() {
+        for instance in instances {
+            let writer = backend.lock(&instance, &info, wait).await?;
+            locked.push((instance, writer));
+        }
+        return Ok(locked);
+    }
+    let info = Arc::new(info);
+    let mut tasks = tokio::task::JoinSet::new();
+    for instance in instances {
+        let (backend, info) = (backend.clone(), info.clone());
+        tasks.spawn(async move {
+            let writer = backend.lock(&instance, &info, Duration::ZERO).await;
+            (instance, writer)
+        });
+    }
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        let (instance, writer) = joined.expect("taking a lock does not panic");
+        match writer {
+            Ok(writer) => locked.push((instance, writer)),
+            Err(e) => {
+                if first_error.is_none() {
+                    first_error = Some(e);
+                }
+            }
+        }
+    }
+    match first_error {
+        // The locks taken are released as `locked` is dropped.
+        Some(e) => Err(e),
+        None => {
+            locked.sort_by(|a, b| a.0.cmp(&b.0));
+            Ok(locked)
+        }
+    }
 }
 
 /// Reads a saved plan and checks it was made from these specs by a build that reads it.

@@ -45,6 +45,17 @@ impl LocalBackend {
     }
 }
 
+/// Runs file I/O that may wait on the disk (fsync) without stalling the other
+/// tasks of a multi-threaded runtime.
+fn blocking<T>(io: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(io)
+        }
+        _ => io(),
+    }
+}
+
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     move |source| StateError::Io {
         path: path.to_path_buf(),
@@ -130,7 +141,7 @@ fn read_state(
 
 impl Backend for LocalBackend {
     fn read<'a>(&'a self, instance: &'a InstanceAddr) -> StateFuture<'a, Option<StateDocument>> {
-        Box::pin(async move { read_state(self, instance) })
+        Box::pin(async move { blocking(|| read_state(self, instance)) })
     }
 
     fn lock<'a>(
@@ -139,7 +150,7 @@ impl Backend for LocalBackend {
         info: &'a LockInfo,
         wait: Duration,
     ) -> StateFuture<'a, Box<dyn StateWriter>> {
-        Box::pin(async move { self.lock_now(instance, info, wait) })
+        Box::pin(async move { blocking(|| self.lock_now(instance, info, wait)) })
     }
 
     fn force_unlock<'a>(
@@ -274,7 +285,7 @@ fn sync_dir(path: &Path) -> Result<(), StateError> {
 
 impl StateWriter for LocalWriter {
     fn read(&mut self) -> StateFuture<'_, Option<StateDocument>> {
-        Box::pin(async move { read_state(&self.backend, &self.instance) })
+        Box::pin(async move { blocking(|| read_state(&self.backend, &self.instance)) })
     }
 
     fn record<'a>(
@@ -282,11 +293,11 @@ impl StateWriter for LocalWriter {
         base: &'a StateDocument,
         entries: &'a [JournalEntry],
     ) -> StateFuture<'a, ()> {
-        Box::pin(async move { self.record_now(base, entries) })
+        Box::pin(async move { blocking(|| self.record_now(base, entries)) })
     }
 
     fn commit<'a>(&'a mut self, document: &'a StateDocument) -> StateFuture<'a, u64> {
-        Box::pin(async move { self.commit_now(document) })
+        Box::pin(async move { blocking(|| self.commit_now(document)) })
     }
 }
 

@@ -316,7 +316,7 @@ impl Default for ClientOptions {
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
             operation_timeout: Duration::from_secs(30 * 60),
-            poll_min: Duration::from_millis(200),
+            poll_min: Duration::from_millis(50),
             poll_max: Duration::from_secs(30),
         }
     }
@@ -482,6 +482,7 @@ impl GcpClient {
     ) -> Result<Json, GcpError> {
         let mut operation = operation;
         let mut delay = self.options.poll_min;
+        let mut polls = 0u32;
         let deadline = tokio::time::Instant::now() + self.options.operation_timeout;
         loop {
             let name = operation
@@ -526,8 +527,13 @@ impl GcpClient {
                     "timed out waiting for the operation".to_string(),
                 ));
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(self.options.poll_max);
+            // The first look is at once: many operations are done by then, and an
+            // early extra GET costs less than a sleep on every create.
+            if polls > 0 {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(self.options.poll_max);
+            }
+            polls += 1;
             operation = match self
                 .call(api, Method::GET, &format!("{version}/{name}"), None)
                 .await
