@@ -111,6 +111,69 @@ pub async fn refresh(
     })
 }
 
+/// Reads the resources that the service's `import` blocks adopt and adds them to
+/// `state` in memory; returns their addresses and ids. An import block whose
+/// address the state already holds has done its work and is skipped, as in
+/// Terraform.
+pub async fn import_blocks(
+    registry: &Registry,
+    repo: &crate::config::Repo,
+    state: &mut StateDocument,
+) -> Result<Vec<(String, String)>, String> {
+    let instance = state.instance.clone();
+    let (ids, diags) = crate::plan::import_ids(repo, &instance, Some(state));
+    if let Some(error) = diags.iter().find(|d| d.is_error()) {
+        return Err(format!("{instance}: {}", error.message));
+    }
+    let mut imported = Vec::new();
+    let mut declared: Option<Vec<String>> = None;
+    for (to, id) in ids {
+        if state.resource(&to).is_some() {
+            continue;
+        }
+        // Importing to an address the specs do not declare would plan its deletion.
+        let declared = declared.get_or_insert_with(|| {
+            crate::plan::plan_instance(repo, &instance, None)
+                .0
+                .map(|p| p.changes.iter().map(|c| c.addr.to_string()).collect())
+                .unwrap_or_default()
+        });
+        if !declared.contains(&to) {
+            return Err(format!(
+                "{instance}: an `import` block imports to {to}, which the specs do not declare; declare the resource first"
+            ));
+        }
+        let id = match id {
+            Ok(crate::lang::Value::String(id)) => id,
+            Ok(other) => {
+                return Err(format!(
+                    "{instance}: the id of the import of {to} must be a known string, not {}",
+                    other.type_name()
+                ));
+            }
+            Err(message) => {
+                return Err(format!(
+                    "{instance}: the id of the import of {to}: {message}"
+                ));
+            }
+        };
+        let addr = crate::addr::ResourceAddr::parse(&to)
+            .map_err(|m| format!("{instance}: {to} is not a resource address: {m}"))?;
+        let provider = registry
+            .provider(&addr.type_name)
+            .ok_or_else(|| format!("{instance}: this build cannot import {}", addr.type_name))?;
+        let object = provider
+            .import(&addr.type_name, &id)
+            .await
+            .map_err(|e| format!("{instance}: cannot import {to} (id {id:?}): {e}"))?;
+        state.apply_entry(crate::state::JournalEntry::Put(
+            crate::apply::stored_resource(&to, &addr.type_name, object, Vec::new()),
+        ));
+        imported.push((to, id));
+    }
+    Ok(imported)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

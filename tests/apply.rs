@@ -173,12 +173,13 @@ fn policy_members(fake: &Fake, role: &str) -> Vec<String> {
         .collect()
 }
 
-fn read_state(
-    dir: &Path,
-) -> Result<Option<yagura::state::StateDocument>, yagura::state::StateError> {
-    support::runtime().block_on(
-        LocalBackend::new(dir.join("state")).read(&InstanceAddr::new("demo", "development")),
-    )
+/// The instance's state as stored; panics when it cannot be read.
+fn read_state(dir: &Path) -> Option<yagura::state::StateDocument> {
+    support::runtime()
+        .block_on(
+            LocalBackend::new(dir.join("state")).read(&InstanceAddr::new("demo", "development")),
+        )
+        .expect("the state is readable")
 }
 
 fn no_changes(dir: &Path, fake: &Fake) {
@@ -238,7 +239,7 @@ fn apply_creates_converges_changes_in_place_and_destroys_removals() {
     assert!(policy_members(&fake, "roles/secretmanager.secretAccessor").is_empty());
     no_changes(dir.path(), &fake);
 
-    let state = read_state(dir.path()).expect("readable").expect("written");
+    let state = read_state(dir.path()).expect("written");
     assert_eq!(state.serial, 2, "one write per apply");
     assert_eq!(state.resources.len(), 6);
     assert!(state.pending.is_empty());
@@ -406,6 +407,9 @@ resource "google_service_account" "orphaned" {
         .expect("the failure is listed");
     assert!(failure.contains("folders/999"), "{failure}");
 
+    // The refused create left no intent to read back.
+    let state = read_state(dir.path()).expect("written");
+    assert!(state.pending.is_empty(), "{:?}", state.pending);
     // What finished is in the state; what did not is planned again.
     let output = yagura(dir.path(), &fake, &["plan", "--detailed-exitcode"]);
     assert_eq!(output.status.code(), Some(2));
@@ -522,7 +526,7 @@ fn killed_applies_converge_without_duplicates() {
         policy_members(&fake, "roles/secretmanager.secretAccessor"),
         [member]
     );
-    let state = read_state(dir.path()).expect("readable").expect("written");
+    let state = read_state(dir.path()).expect("written");
     assert_eq!(state.resources.len(), 7);
     assert!(state.pending.is_empty());
 }
@@ -599,7 +603,7 @@ fn interrupted_creates_are_read_back_not_repeated() {
         Some(1),
         "{accounts}"
     );
-    let state = read_state(dir.path()).expect("readable").expect("written");
+    let state = read_state(dir.path()).expect("written");
     assert!(state.pending.is_empty());
     assert_eq!(state.resources.len(), 7);
     assert!(state.resource("google_service_account.extra").is_none());
@@ -754,7 +758,7 @@ fn drift_reports_changes_made_outside_with_detailed_exit_codes() {
         }]})
     );
     // Drift writes nothing: the stored state still has the old labels.
-    let state = read_state(dir.path()).expect("readable").expect("written");
+    let state = read_state(dir.path()).expect("written");
     assert_eq!(
         state
             .resource("google_project.this")
@@ -878,7 +882,7 @@ fn destroy_asks_deletes_everything_and_respects_protection() {
         &format!("v3/projects/{PROJECT}"),
     );
     assert_eq!(project["state"], "DELETE_REQUESTED", "{project}");
-    let state = read_state(dir.path()).expect("readable").expect("written");
+    let state = read_state(dir.path()).expect("written");
     assert!(state.resources.is_empty());
 
     // In a protected environment a project may not be destroyed (a new fake: the
@@ -905,5 +909,92 @@ fn destroy_asks_deletes_everything_and_respects_protection() {
     assert!(
         stderr.contains("demo/development/google_project.this would be destroyed, but development is a protected environment"),
         "{stderr}"
+    );
+}
+
+/// A project created outside yagura is adopted by an `import` block: plan shows
+/// the import, apply records it without creating anything, and afterwards the
+/// block has nothing left to do.
+#[test]
+fn import_blocks_adopt_existing_resources() {
+    let seed = serde_json::json!({
+        "organizations": ["123456789012"],
+        "billing_accounts": ["01ABCD-234567-89EFGH"],
+        "projects": [{"project_id": PROJECT, "parent": "organizations/123456789012",
+                      "display_name": "demo", "billing_account": "01ABCD-234567-89EFGH"}],
+    });
+    let fake = Fake::start_seeded(&seed, &[]);
+    let spec = r#"
+service "demo" {
+  owner        = "team"
+  environments = ["development"]
+}
+
+import {
+  to = google_project.this
+  id = "acme-demo-${env.name}"
+}
+
+resource "google_project" "this" {
+  project_id      = "acme-demo-${env.name}"
+  name            = "demo"
+  org_id          = platform.org_id
+  billing_account = platform.billing_account
+  deletion_policy = "DELETE"
+  labels = {
+    team = "payments"
+  }
+}
+"#;
+    let dir = repo(spec);
+    let output = yagura(dir.path(), &fake, &["plan", "--detailed-exitcode"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.contains("# google_project.this will be updated in-place")
+            && stdout.contains(r#"# (imported from id "acme-demo-development")"#)
+            && stdout.contains("Plan: 1 to import, 0 to add, 1 to change, 0 to destroy."),
+        "{stdout}"
+    );
+    let output = yagura(dir.path(), &fake, &["plan", "--format", "json"]);
+    let plan: Json = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        plan["resource_changes"][0]["importing"],
+        serde_json::json!({"id": "acme-demo-development"})
+    );
+
+    let stdout = succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    assert!(stdout.contains("0 created, 1 changed"), "{stdout}");
+    let project = get(
+        &fake,
+        "cloudresourcemanager",
+        &format!("v3/projects/{PROJECT}"),
+    );
+    assert_eq!(project["labels"]["team"], "payments");
+    let projects = get(
+        &fake,
+        "cloudresourcemanager",
+        "v3/projects?parent=organizations/123456789012",
+    );
+    assert_eq!(projects["projects"].as_array().map(Vec::len), Some(1));
+    no_changes(dir.path(), &fake);
+
+    // An import to an address the specs do not declare is refused, not planned as a delete.
+    write_spec(
+        dir.path(),
+        &spec.replace("to = google_project.this", "to = google_project.other"),
+    );
+    let output = yagura(dir.path(), &fake, &["plan"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr)
+            .contains("imports to google_project.other, which the specs do not declare"),
+        "{}",
+        text(&output.stderr)
     );
 }

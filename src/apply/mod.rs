@@ -299,8 +299,8 @@ pub async fn resolve_pending(
             .await
             .map_err(|e| {
                 format!(
-                    "an earlier apply of {instance} was interrupted while creating {}, and reading it back failed: {e}",
-                    intent.address
+                    "an earlier apply of {instance} was interrupted while creating {}, and reading it back failed: {e}; once you know whether it exists, import it or forget the create with `yagura state rm --service {} --env {} {}`",
+                    intent.address, instance.service, instance.env, intent.address
                 )
             })?;
         let entry = match found {
@@ -368,7 +368,15 @@ pub async fn apply_instance(
             )
         })
         .collect();
-    let changed_state = !work.is_empty();
+    // Resources that `import` blocks adopted are recorded before anything else.
+    let imported: Vec<JournalEntry> = plan
+        .changes
+        .iter()
+        .filter(|c| c.importing.is_some())
+        .filter_map(|c| state.resource(&c.addr.to_string()).cloned())
+        .map(JournalEntry::Put)
+        .collect();
+    let changed_state = !work.is_empty() || !imported.is_empty();
     let mut calls: JoinSet<CallResult> = JoinSet::new();
     // Which deposed objects (replaced with create_before_destroy) wait for deletion.
     let mut deposed: HashMap<String, StateResource> = HashMap::new();
@@ -376,7 +384,7 @@ pub async fn apply_instance(
     // The plan the steps take their values from: the one made before the apply at
     // first, and made again (lazily) once a finished step changed the state.
     let mut current: Option<InstancePlan> = Some(plan);
-    let mut unrecorded: Vec<JournalEntry> = Vec::new();
+    let mut unrecorded: Vec<JournalEntry> = imported;
     let mut stale = false;
     let mut halted = false;
     loop {
@@ -637,6 +645,15 @@ pub async fn apply_instance(
                     });
                 }
                 Err(e) => {
+                    // A create the API refused made nothing: its intent is settled.
+                    if call.step == Step::Create
+                        && e.refused_outright()
+                        && !Registry::is_local(&call.type_name)
+                    {
+                        entries.push(JournalEntry::Refused {
+                            address: call.address.clone(),
+                        });
+                    }
                     let message = format!("{}: {e}", call.address);
                     context.emit(Event::Failed {
                         instance: instance.clone(),

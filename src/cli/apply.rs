@@ -1,22 +1,25 @@
 //! `yagura apply`: execute a saved plan, or plan and apply after confirmation.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
 use crate::addr::InstanceAddr;
-use crate::apply::{self, Context, Event, InstanceReport, Status};
+use crate::apply::{self, Context, InstanceReport, Status};
 use crate::config::Repo;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::saved::{SAVED_PLAN_VERSION, SavedPlan, spec_digest};
 use crate::plan::{ChangeAction, InstancePlan, Plan};
 use crate::refresh::Drift;
 use crate::render;
+use crate::render::progress;
 use crate::state::{LockInfo, StateDocument, StateWriter};
 
 use super::plan::{backend, registry, select_instances};
@@ -164,11 +167,12 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
         }
     };
     let interrupted = Arc::new(AtomicBool::new(false));
+    let (events, progress) = progress::sink(progress_output());
     let context = Context {
         repo: repo.clone(),
         registry,
         calls: Arc::new(tokio::sync::Semaphore::new(args.parallelism.max(1))),
-        events: progress_printer(),
+        events,
         interrupted: interrupted.clone(),
         destroy,
     };
@@ -216,15 +220,28 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
     }
 
     // Ctrl-C: stop starting steps, let the ones in flight finish and record them.
+    // `ctrl_c` installs its handler when first polled, so it is polled once here,
+    // before any step starts: left to the watcher task, a Ctrl-C that came before the
+    // task first ran would still kill the process.
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let first_poll = runtime.block_on(std::future::poll_fn(|cx| {
+        Poll::Ready(ctrl_c.as_mut().poll(cx))
+    }));
     let watcher = {
         let interrupted = interrupted.clone();
+        let progress = progress.clone();
         runtime.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Interrupted: waiting for the calls in flight, then recording them.");
+            let heard = match first_poll {
+                Poll::Ready(heard) => heard,
+                Poll::Pending => ctrl_c.await,
+            };
+            if heard.is_ok() {
                 interrupted.store(true, Ordering::SeqCst);
+                progress.note("Interrupted: waiting for the calls in flight, then recording them.");
             }
         })
     };
+    progress.begin(&plan);
     let started = Instant::now();
     let reports = runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
@@ -242,6 +259,7 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
         reports
     });
     watcher.abort();
+    progress.finish();
     reports_summary(
         reports,
         started.elapsed(),
@@ -350,11 +368,11 @@ async fn prepare(
     while let Some(joined) = tasks.join_next().await {
         let (instance, writer, result) = joined.expect("preparing an instance does not panic");
         match result {
-            Ok((state, drift)) => {
+            Ok((state, drift, imported)) => {
                 for d in drift {
                     diags.push(d);
                 }
-                ready.push((instance, writer, state));
+                ready.push((instance, writer, state, imported));
             }
             Err(d) => {
                 diags.push(d);
@@ -367,15 +385,25 @@ async fn prepare(
     }
     ready.sort_by(|a, b| a.0.cmp(&b.0));
     let mut prepared = Vec::new();
-    for (instance, writer, state) in ready {
+    for (instance, writer, mut state, imported) in ready {
         let (plan, d) = context.plan(&instance, Some(&state));
         diags.extend(d);
         match plan {
-            Some(plan) => prepared.push(Prepared {
-                writer,
-                state,
-                plan,
-            }),
+            Some(mut plan) => {
+                super::plan::mark_imports(&mut plan, &imported);
+                // An imported resource depends on what the specs say it does.
+                for change in plan.changes.iter().filter(|c| c.importing.is_some()) {
+                    let address = change.addr.to_string();
+                    if let Some(r) = state.resources.iter_mut().find(|r| r.address == address) {
+                        r.dependencies = change.dependencies.clone();
+                    }
+                }
+                prepared.push(Prepared {
+                    writer,
+                    state,
+                    plan,
+                })
+            }
             None => failed = true,
         }
     }
@@ -404,7 +432,7 @@ async fn read_and_refresh(
     writer: &mut dyn StateWriter,
     expected: Option<(Option<String>, Option<u64>)>,
     refresh: bool,
-) -> Result<(StateDocument, Vec<Diagnostic>), Diagnostic> {
+) -> Result<(StateDocument, Vec<Diagnostic>, Vec<(String, String)>), Diagnostic> {
     let stored = writer
         .read()
         .await
@@ -446,7 +474,18 @@ async fn read_and_refresh(
         }
         state = refreshed.state;
     }
-    Ok((state, notes))
+    let has_imports = context
+        .repo
+        .service(&instance.service)
+        .is_some_and(|s| !s.module.imports.is_empty());
+    let imported = if refresh && has_imports {
+        crate::refresh::import_blocks(&context.registry, &context.repo, &mut state)
+            .await
+            .map_err(Diagnostic::error)?
+    } else {
+        Vec::new()
+    };
+    Ok((state, notes, imported))
 }
 
 /// The first difference between a saved plan's resource changes and a fresh plan's.
@@ -511,56 +550,25 @@ fn confirm(destroy: bool) -> bool {
     true
 }
 
-/// Prints one timestamped line per step to stderr.
-fn progress_printer() -> apply::EventSink {
-    Arc::new(|event: Event| {
-        let now = jiff::Timestamp::now();
-        let time = now
-            .round(jiff::Unit::Second)
-            .map_or_else(|_| now.to_string(), |t| t.to_string());
-        let line = match event {
-            Event::Started {
-                instance,
-                address,
-                step,
-            } => format!("{time} {instance}/{address}: {}", progressive(step)),
-            Event::Finished {
-                instance,
-                address,
-                step,
-                elapsed,
-            } => format!(
-                "{time} {instance}/{address}: {} in {}",
-                past(step),
-                seconds(elapsed)
-            ),
-            Event::Failed {
-                instance,
-                step,
-                message,
-                ..
-            } => format!("{time} {instance}/{message} ({step} failed)"),
-        };
-        eprintln!("{line}");
-    })
-}
-
-fn progressive(step: apply::Step) -> &'static str {
-    match step {
-        apply::Step::Create => "creating...",
-        apply::Step::Update => "updating...",
-        apply::Step::Delete => "destroying...",
-        apply::Step::ReadBack => "reading back an interrupted create...",
+/// Bars on a terminal; the plain timestamped lines on CI, in pipes and files, and
+/// with `TERM` unset or `dumb`.
+fn progress_output() -> progress::Output {
+    if wants_bars(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("CI"),
+        std::env::var_os("TERM"),
+    ) {
+        progress::Output::Bars(progress::DrawTarget::stderr())
+    } else {
+        progress::Output::Lines(Box::new(std::io::stderr()))
     }
 }
 
-fn past(step: apply::Step) -> &'static str {
-    match step {
-        apply::Step::Create => "created",
-        apply::Step::Update => "updated",
-        apply::Step::Delete => "destroyed",
-        apply::Step::ReadBack => "read back",
-    }
+fn wants_bars(stderr_is_terminal: bool, ci: Option<OsString>, term: Option<OsString>) -> bool {
+    // CI services set `CI=true`; an empty value, `false` or `0` means no CI.
+    let on_ci = ci.is_some_and(|v| !(v.is_empty() || v == "false" || v == "0"));
+    let dumb = term.is_none_or(|t| t.is_empty() || t == "dumb");
+    stderr_is_terminal && !on_ci && !dumb
 }
 
 fn seconds(d: Duration) -> String {
@@ -648,8 +656,12 @@ fn reports_summary(
             String::new()
         }
     ));
-    print!("{out}");
-    let _ = std::io::stdout().flush();
+    // The state is written by now: a closed stdout (`| head`) loses only the summary.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush());
+    drop(stdout);
     if !diags.is_empty() {
         print_diagnostics(&diags, &crate::diag::SourceMap::default());
     }
@@ -672,5 +684,17 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn bars_only_on_an_attended_terminal() {
+        let some = |v: &str| Some(OsString::from(v));
+        assert!(wants_bars(true, None, some("xterm-256color")));
+        assert!(wants_bars(true, some("false"), some("xterm")));
+        assert!(!wants_bars(false, None, some("xterm")));
+        assert!(!wants_bars(true, some("true"), some("xterm")));
+        assert!(!wants_bars(true, some("1"), some("xterm")));
+        assert!(!wants_bars(true, None, some("dumb")));
+        assert!(!wants_bars(true, None, None));
     }
 }

@@ -10,7 +10,7 @@ use crate::config::Repo;
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::plan::saved::{SAVED_PLAN_VERSION, SavedInstance, SavedPlan, spec_digest};
 use crate::plan::{InstancePlan, Plan, plan_instance};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::providers::Registry;
@@ -265,7 +265,7 @@ pub(crate) fn plan_all(
         Refresh::Read => {
             let readable: Vec<Option<StateDocument>> =
                 priors.iter().map(|p| p.clone().ok().flatten()).collect();
-            let refreshed = refresh_all(runtime, registry, readable, instances, &mut diags);
+            let refreshed = refresh_all(runtime, registry.clone(), readable, instances, &mut diags);
             priors
                 .into_iter()
                 .zip(refreshed)
@@ -274,11 +274,39 @@ pub(crate) fn plan_all(
         }
     };
     // An instance whose state could not be read or refreshed is not planned.
-    let work: Vec<(&InstanceAddr, Option<StateDocument>)> = instances
+    let mut work: Vec<(&InstanceAddr, Option<StateDocument>)> = instances
         .iter()
         .zip(priors)
         .filter_map(|(instance, prior)| prior.ok().map(|p| (instance, p)))
         .collect();
+    // `import` blocks read what they adopt, as part of reading the cloud.
+    let mut imported: BTreeMap<InstanceAddr, Vec<(String, String)>> = BTreeMap::new();
+    for (instance, prior) in &mut work {
+        let has_imports = repo
+            .service(&instance.service)
+            .is_some_and(|s| !s.module.imports.is_empty());
+        if !has_imports {
+            continue;
+        }
+        if refresh == Refresh::Skip {
+            diags.push(Diagnostic::warning(format!(
+                "{instance}: `import` blocks are not read without refresh; what they adopt is planned as a create"
+            )));
+            continue;
+        }
+        let state = prior.get_or_insert_with(|| {
+            StateDocument::new((*instance).clone(), uuid::Uuid::new_v4().to_string())
+        });
+        match runtime.block_on(crate::refresh::import_blocks(&registry, repo, state)) {
+            Ok(list) => {
+                imported.insert((*instance).clone(), list);
+            }
+            Err(message) => diags.push(Diagnostic::error(message)),
+        }
+    }
+    if diags.has_errors() {
+        return (Plan::default(), diags);
+    }
     let chunk = work.len().div_ceil(parallelism.max(1)).max(1);
     let results: Vec<(Option<InstancePlan>, Diagnostics)> = std::thread::scope(|scope| {
         let handles: Vec<_> = work
@@ -302,11 +330,24 @@ pub(crate) fn plan_all(
     let mut plan = Plan::default();
     for (instance_plan, d) in results {
         diags.extend(d);
-        if let Some(p) = instance_plan {
+        if let Some(mut p) = instance_plan {
+            if let Some(list) = imported.get(&p.instance) {
+                mark_imports(&mut p, list);
+            }
             plan.instances.push(p);
         }
     }
     (plan, diags)
+}
+
+/// Marks the changes of resources that `import` blocks adopt.
+pub(crate) fn mark_imports(plan: &mut InstancePlan, imported: &[(String, String)]) {
+    for change in &mut plan.changes {
+        let address = change.addr.to_string();
+        if let Some((_, id)) = imported.iter().find(|(to, _)| *to == address) {
+            change.importing = Some(id.clone());
+        }
+    }
 }
 
 pub fn run(root: &Path, args: PlanArgs) -> i32 {

@@ -123,9 +123,11 @@ pub fn run(root: &Path, command: StateCommand) -> i32 {
         } => change(root, &instance, "state rm", |state| {
             let mut entries = Vec::new();
             for address in &addresses {
-                if state.resource(address).is_none() {
+                let pending = state.pending.iter().any(|p| &p.address == address);
+                if state.resource(address).is_none() && !pending {
                     return Err(format!("{address} is not in the state"));
                 }
+                // Also forgets an interrupted create that cannot be read back.
                 entries.push(JournalEntry::Remove {
                     address: address.clone(),
                 });

@@ -17,7 +17,7 @@ use crate::lang::expr::ExprKind;
 
 pub use body::{Attribute, Block, Body, DynamicBlock};
 pub use module::{
-    Lifecycle, Local, Module, ModuleCall, Moved, Output, Resource, ResourceMode, Variable,
+    Import, Lifecycle, Local, Module, ModuleCall, Moved, Output, Resource, ResourceMode, Variable,
 };
 
 /// The name of the platform file at the repo root.

@@ -98,6 +98,19 @@ pub struct Module {
     pub calls: Vec<ModuleCall>,
     pub outputs: Vec<Output>,
     pub moved: Vec<Moved>,
+    /// `import` blocks: existing resources to adopt at addresses the specs declare.
+    pub imports: Vec<Import>,
+}
+
+/// An `import { to = ..., id = ... }` block, as in Terraform 1.5: the resource
+/// with that id is read and recorded at `to` by the next apply.
+#[derive(Clone, Debug)]
+pub struct Import {
+    /// The address, relative to the service's root module.
+    pub to: String,
+    /// The id expression; it may use `service`, `env`, `platform`, variables and locals.
+    pub id: crate::lang::expr::Expr,
+    pub span: Span,
 }
 
 /// A `moved { from = ..., to = ... }` block: a resource or module call renamed
@@ -122,6 +135,7 @@ impl Module {
                 "module" => self.add_call(block, diags),
                 "output" => self.add_output(block, diags),
                 "moved" => self.add_moved(block, diags),
+                "import" => self.add_import(block, diags),
                 _ => others.push(block),
             }
         }
@@ -395,6 +409,41 @@ impl Module {
         self.moved.push(Moved {
             from,
             to,
+            span: block.span,
+        });
+    }
+
+    fn add_import(&mut self, block: Block, diags: &mut Diagnostics) {
+        block.expect_labels(&[], diags);
+        block
+            .body
+            .check_allowed("an `import` block", &["to", "id"], &[], diags);
+        let (Some(to), Some(id)) = (block.body.attribute("to"), block.body.attribute("id")) else {
+            diags.push(
+                Diagnostic::error("an `import` block needs `to` and `id`")
+                    .at(Some(block.kind_span), ""),
+            );
+            return;
+        };
+        let Some(address) = address_text(&to.expr)
+            .filter(|t| crate::addr::ResourceAddr::parse(t).is_ok() && !is_module_address(t))
+        else {
+            diags.push(
+                Diagnostic::error("`to` must be a resource address")
+                    .at(Some(to.expr.span), "")
+                    .help("for example `google_project.this` or `module.app.google_project.this`"),
+            );
+            return;
+        };
+        if self.imports.iter().any(|i| i.to == address) {
+            diags.push(
+                Diagnostic::error(format!("{address} is imported twice")).at(Some(block.span), ""),
+            );
+            return;
+        }
+        self.imports.push(Import {
+            to: address,
+            id: id.expr.clone(),
             span: block.span,
         });
     }

@@ -19,7 +19,7 @@ use crate::diag::Diagnostics;
 use crate::lang::Value;
 use crate::state::StateDocument;
 
-pub use walk::{InstanceGraph, eval_in_instance, instance_graph, plan_destroy};
+pub use walk::{InstanceGraph, eval_in_instance, import_ids, instance_graph, plan_destroy};
 
 /// What a plan does to one resource instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -74,6 +74,9 @@ pub struct PlannedChange {
     pub dependencies: Vec<String>,
     /// The address the stored resource had, when a `moved` block renamed it.
     pub previous_address: Option<String>,
+    /// The id an `import` block adopts this resource by; its prior value is what
+    /// the import read.
+    pub importing: Option<String>,
 }
 
 impl PlannedChange {
@@ -104,11 +107,13 @@ pub struct ChangeCounts {
     pub destroy: usize,
     /// Resources whose address changes (with or without other changes).
     pub moved: usize,
+    /// Existing resources adopted by `import` blocks.
+    pub import: usize,
 }
 
 impl ChangeCounts {
     pub fn is_empty(&self) -> bool {
-        self.add + self.change + self.replace + self.destroy + self.moved == 0
+        self.add + self.change + self.replace + self.destroy + self.moved + self.import == 0
     }
 
     pub fn add_counts(&mut self, other: ChangeCounts) {
@@ -117,6 +122,7 @@ impl ChangeCounts {
         self.replace += other.replace;
         self.destroy += other.destroy;
         self.moved += other.moved;
+        self.import += other.import;
     }
 }
 
@@ -126,6 +132,9 @@ impl InstancePlan {
         for change in &self.changes {
             if change.previous_address.is_some() {
                 counts.moved += 1;
+            }
+            if change.importing.is_some() {
+                counts.import += 1;
             }
             match change.action {
                 ChangeAction::NoOp => {}

@@ -775,6 +775,44 @@ pub fn plan_instance(
     plan_with_console(repo, instance, prior, Mode::Apply, None, &mut Vec::new())
 }
 
+/// Each `import` block's address and its evaluated id.
+pub type ImportIds = Vec<(String, Result<Value, String>)>;
+
+/// Evaluates the ids of the service's `import` blocks in its root module.
+pub fn import_ids(
+    repo: &Repo,
+    instance: &InstanceAddr,
+    prior: Option<&StateDocument>,
+) -> (ImportIds, Diagnostics) {
+    let Some(service) = repo.service(&instance.service) else {
+        return (Vec::new(), Diagnostics::default());
+    };
+    let imports = &service.module.imports;
+    if imports.is_empty() {
+        return (Vec::new(), Diagnostics::default());
+    }
+    let exprs: Vec<Expr> = imports.iter().map(|i| i.id.clone()).collect();
+    let mut results = Vec::new();
+    let (_, diags) = plan_with_console(
+        repo,
+        instance,
+        prior,
+        Mode::Apply,
+        Some(ConsoleInput::Exprs(&exprs)),
+        &mut results,
+    );
+    let ids = imports.iter().map(|i| i.to.clone()).zip(results).collect();
+    (ids, diags)
+}
+
+/// What the console evaluates after the walk.
+enum ConsoleInput<'a> {
+    /// Expression sources typed at `yagura console`.
+    Sources(&'a [String]),
+    /// Expressions from the specs.
+    Exprs(&'a [Expr]),
+}
+
 /// Plans the destruction of every resource of an instance, as `yagura destroy` does.
 /// `prevent_destroy`, explicit or implied by a protected environment, still holds.
 pub fn plan_destroy(
@@ -807,7 +845,7 @@ pub fn eval_in_instance(
         instance,
         prior,
         Mode::Apply,
-        Some(sources),
+        Some(ConsoleInput::Sources(sources)),
         &mut results,
     );
     (results, diags)
@@ -818,7 +856,7 @@ fn plan_with_console(
     instance: &InstanceAddr,
     prior: Option<&StateDocument>,
     mode: Mode,
-    console: Option<&[String]>,
+    console: Option<ConsoleInput<'_>>,
     console_results: &mut Vec<Result<Value, String>>,
 ) -> (Option<InstancePlan>, Diagnostics) {
     let mut diags = Diagnostics::default();
@@ -834,6 +872,18 @@ fn plan_with_console(
     let Some(graph) = graph else {
         return (None, diags);
     };
+    for module in graph.modules.iter().skip(1) {
+        for import in &module.module.imports {
+            diags.push(
+                Diagnostic::error("`import` blocks belong in a service's spec, not in a module")
+                    .at(Some(import.span), "")
+                    .help(format!(
+                        "import it from the service as `{}.{}`",
+                        module.prefix, import.to
+                    )),
+            );
+        }
+    }
     let root = match root_values(repo, service, env) {
         Ok(root) => root,
         Err(d) => {
@@ -867,22 +917,31 @@ fn plan_with_console(
         }
     }
     walk.plan_orphans(mode);
-    if let Some(sources) = console {
-        let dir = walk.module_dir(0);
-        let scope = walk.scope(0, None, None);
-        for source in sources {
-            let result = hcl::edit::parser::parse_expr(source.trim())
-                .map_err(|e| e.message().to_string())
-                .and_then(|parsed| {
-                    let expr = Expr::lower(&parsed, crate::diag::FileId(u32::MAX));
-                    Evaluator::new(&scope, &dir)
-                        .eval(&expr)
-                        .map_err(|d| match d.help {
-                            Some(help) => format!("{}; {help}", d.message),
-                            None => d.message,
-                        })
-                });
-            console_results.push(result);
+    let message = |d: Diagnostic| match d.help {
+        Some(help) => format!("{}; {help}", d.message),
+        None => d.message,
+    };
+    match console {
+        None => {}
+        Some(ConsoleInput::Sources(sources)) => {
+            let dir = walk.module_dir(0);
+            let scope = walk.scope(0, None, None);
+            for source in sources {
+                let result = hcl::edit::parser::parse_expr(source.trim())
+                    .map_err(|e| e.message().to_string())
+                    .and_then(|parsed| {
+                        let expr = Expr::lower(&parsed, crate::diag::FileId(u32::MAX));
+                        Evaluator::new(&scope, &dir).eval(&expr).map_err(message)
+                    });
+                console_results.push(result);
+            }
+        }
+        Some(ConsoleInput::Exprs(exprs)) => {
+            let dir = walk.module_dir(0);
+            let scope = walk.scope(0, None, None);
+            for expr in exprs {
+                console_results.push(Evaluator::new(&scope, &dir).eval(expr).map_err(message));
+            }
         }
     }
     let mut changes = walk.changes;
@@ -1443,6 +1502,7 @@ impl<'r> Walk<'r> {
                     create_before_destroy: resource.lifecycle.create_before_destroy,
                     dependencies: dependencies.clone(),
                     previous_address,
+                    importing: None,
                 });
             }
             let value = match (&expansion, resource.count.is_some()) {
@@ -1608,6 +1668,7 @@ impl<'r> Walk<'r> {
                 create_before_destroy: false,
                 dependencies: stored.dependencies.clone(),
                 previous_address: self.moved_from.get(&address).cloned(),
+                importing: None,
             });
         }
     }

@@ -68,6 +68,20 @@ pub enum ProviderError {
     },
 }
 
+impl ProviderError {
+    /// Whether the API refused the call outright, so that nothing was made: a 4xx
+    /// answer other than a timeout, a conflict or a rate limit, or a check before
+    /// any call.
+    pub fn refused_outright(&self) -> bool {
+        match self {
+            ProviderError::Unsupported { .. } | ProviderError::Invalid { .. } => true,
+            ProviderError::Api { status, .. } => {
+                matches!(status, Some(s) if (400..500).contains(s) && !matches!(s, 408 | 409 | 429))
+            }
+        }
+    }
+}
+
 /// One family of resource types behind one API (or none, for `random_*`).
 pub trait Provider: Send + Sync {
     /// Reads a resource's current attributes; `None` when it no longer exists.

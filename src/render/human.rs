@@ -48,6 +48,12 @@ fn counts_phrase(counts: ChangeCounts) -> String {
         counts.change,
         counts.destroy + counts.replace
     );
+    // Terraform puts imports first: `Plan: 1 to import, 0 to add, ...`.
+    let phrase = if counts.import > 0 {
+        format!("{} to import, {phrase}", counts.import)
+    } else {
+        phrase
+    };
     if counts.moved > 0 {
         format!("{phrase}, {} to move", counts.moved)
     } else {
@@ -252,10 +258,14 @@ impl<'p> Printer<'p> {
 
     fn changes(&mut self, instance: &'p InstancePlan) {
         for change in instance.changes.iter().filter(|change| {
-            change.action != ChangeAction::NoOp || change.previous_address.is_some()
+            change.action != ChangeAction::NoOp
+                || change.previous_address.is_some()
+                || change.importing.is_some()
         }) {
             self.blank();
-            if change.action == ChangeAction::NoOp {
+            if change.action == ChangeAction::NoOp && change.importing.is_some() {
+                self.imported(change);
+            } else if change.action == ChangeAction::NoOp {
                 self.moved(change);
             } else {
                 self.change(change);
@@ -268,6 +278,13 @@ impl<'p> Printer<'p> {
         let address = self.paint(BOLD, &change.addr.to_string());
         let previous = change.previous_address.as_deref().unwrap_or_default();
         self.raw(&format!("  # {previous} has moved to {address}"));
+    }
+
+    /// A resource that an `import` block adopts as it is.
+    fn imported(&mut self, change: &'p PlannedChange) {
+        let address = self.paint(BOLD, &change.addr.to_string());
+        let id = change.importing.as_deref().unwrap_or_default();
+        self.raw(&format!("  # {address} will be imported (id {id:?})"));
     }
 
     fn change(&mut self, change: &'p PlannedChange) {
@@ -285,6 +302,9 @@ impl<'p> Printer<'p> {
             ChangeAction::Delete => "will be destroyed",
         };
         self.raw(&format!("  # {address} {verb}"));
+        if let Some(id) = &change.importing {
+            self.raw(&format!("  # (imported from id {id:?})"));
+        }
         if let Some(previous) = &change.previous_address {
             self.raw(&format!("  # (moved from {previous})"));
         }
@@ -997,10 +1017,19 @@ mod tests {
             replace: 1,
             destroy: 0,
             moved: 0,
+            import: 0,
         };
         assert_eq!(
             summary(counts),
             "Plan: 2 to add, 2 to change, 1 to destroy."
+        );
+        let with_import = ChangeCounts {
+            import: 1,
+            ..counts
+        };
+        assert_eq!(
+            summary(with_import),
+            "Plan: 1 to import, 2 to add, 2 to change, 1 to destroy."
         );
     }
 

@@ -133,6 +133,9 @@ fn resource_change(instance: &InstanceAddr, change: &PlannedChange) -> Json {
     if let Some(previous) = &change.previous_address {
         entry.insert("previous_address".into(), previous.clone().into());
     }
+    if let Some(id) = &change.importing {
+        entry.insert("importing".into(), serde_json::json!({ "id": id }));
+    }
     if !change.addr.module.is_root() {
         entry.insert(
             "module_address".into(),

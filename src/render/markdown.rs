@@ -127,6 +127,11 @@ fn counts_phrase(counts: ChangeCounts) -> String {
         "{} to add, {} to change, {} to replace, {} to destroy",
         counts.add, counts.change, counts.replace, counts.destroy
     );
+    let phrase = if counts.import > 0 {
+        format!("{} to import, {phrase}", counts.import)
+    } else {
+        phrase
+    };
     if counts.moved > 0 {
         format!("{phrase}, {} to move", counts.moved)
     } else {

@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod human;
 pub mod json;
 pub mod markdown;
+pub mod progress;
 
 use crate::lang::Value;
 use crate::schema::{self, BlockSchema};
@@ -154,6 +155,7 @@ pub(crate) mod tests_support {
             create_before_destroy: false,
             dependencies: Vec::new(),
             previous_address: None,
+            importing: None,
         }
     }
 

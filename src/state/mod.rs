@@ -64,6 +64,9 @@ pub enum JournalEntry {
     Put(StateResource),
     /// A resource was deleted, or an unfinished create created nothing.
     Remove { address: String },
+    /// A create the API refused outright: nothing was made, and a stored object at
+    /// the address (the old half of a replacement) stays.
+    Refused { address: String },
 }
 
 /// One resource instance as last applied or refreshed.
@@ -124,6 +127,9 @@ impl StateDocument {
             JournalEntry::Remove { address } => {
                 self.pending.retain(|p| p.address != address);
                 self.resources.retain(|r| r.address != address);
+            }
+            JournalEntry::Refused { address } => {
+                self.pending.retain(|p| p.address != address);
             }
         }
     }
@@ -188,6 +194,45 @@ pub enum StateError {
         found: InstanceAddr,
         expected: InstanceAddr,
     },
+    /// A lock that outlives its holder (a `gcs` lock object) is held: it is never
+    /// taken over, only released by `force-unlock`.
+    #[error(
+        "{instance} is locked by {holder}{liveness}; if no command is working on {instance}, release the lock with `yagura force-unlock --service {} --env {}`",
+        .instance.service,
+        .instance.env
+    )]
+    LockObjectHeld {
+        instance: InstanceAddr,
+        holder: LockInfo,
+        liveness: HolderLiveness,
+    },
+    /// Another writer changed the state while this one held the lock, which only a
+    /// `force-unlock` allows; nothing was overwritten.
+    #[error(
+        "the state of {instance} was changed by another writer while this one held its lock ({detail}); nothing was overwritten"
+    )]
+    Conflict {
+        instance: InstanceAddr,
+        detail: String,
+    },
+}
+
+/// What can be told about the holder of a lock that outlives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HolderLiveness {
+    /// It ran on this host as a process that no longer exists.
+    Gone,
+    /// It runs on this host, or ran on another one.
+    Unknown,
+}
+
+impl std::fmt::Display for HolderLiveness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HolderLiveness::Gone => f.write_str(", a process that is no longer running"),
+            HolderLiveness::Unknown => Ok(()),
+        }
+    }
 }
 
 /// Who holds an instance's lock, as shown to whoever waits for it.
@@ -273,6 +318,13 @@ pub trait StateWriter: Send {
     /// Writes `document` with its serial increased by one, keeps the previous one as a
     /// backup, and empties the journal. Returns the serial written.
     fn commit<'a>(&'a mut self, document: &'a StateDocument) -> StateFuture<'a, u64>;
+
+    /// Releases the lock now and reports whether that worked, instead of leaving it
+    /// to the drop. Backends whose locks end with the writer need only the drop.
+    fn unlock(self: Box<Self>) -> StateFuture<'static, ()> {
+        drop(self);
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 #[cfg(test)]
