@@ -83,6 +83,8 @@ pub struct ModuleCall {
 pub struct Output {
     pub name: String,
     pub expr: Expr,
+    /// Resources whose changes must finish before anything reading this output.
+    pub depends_on: Vec<Expr>,
     pub sensitive: bool,
     pub description: Option<String>,
     pub span: Span,
@@ -471,9 +473,14 @@ impl Module {
             );
             return;
         };
+        let depends_on = body
+            .attribute("depends_on")
+            .map(|a| depends_on_list(a.expr.clone(), diags))
+            .unwrap_or_default();
         self.outputs.push(Output {
             name,
             expr: value.expr.clone(),
+            depends_on,
             sensitive: literal_bool(body.attribute("sensitive"), diags).unwrap_or(false),
             description: body
                 .attribute("description")

@@ -194,6 +194,18 @@ pub fn mark_sensitive(block: &BlockSchema, mut values: BTreeMap<String, Value>) 
     Value::Object(values)
 }
 
+/// An empty map or list reads as unset: APIs answer "no labels" by leaving the
+/// field out, so `labels = {}` in a spec must not differ from it on every plan.
+fn empty_as_null(value: Value) -> Value {
+    match &value {
+        Value::Map(m) | Value::Object(m) if m.is_empty() => Value::Null,
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) if items.is_empty() => {
+            Value::Null
+        }
+        _ => value,
+    }
+}
+
 /// Compares configured attributes with prior values; returns whether anything
 /// differs and records the paths of differing attributes that force replacement.
 fn compare_block(
@@ -212,7 +224,10 @@ fn compare_block(
         let c = config.get(attr.name).unwrap_or(&Value::Null);
         let p = prior.get(attr.name).unwrap_or(&Value::Null);
         if c.contains_unknown()
-            || !values_equal(&c.clone().unmark_deep().0, &p.clone().unmark_deep().0)
+            || !values_equal(
+                &empty_as_null(c.clone().unmark_deep().0),
+                &empty_as_null(p.clone().unmark_deep().0),
+            )
         {
             changed = true;
             if attr.force_new {
@@ -337,6 +352,28 @@ mod tests {
             Some(stored("Pay", "acme-pay")),
             ChangeAction::Replace,
             &["project_id"],
+        );
+    }
+
+    #[test]
+    fn empty_labels_match_labels_the_api_leaves_out() {
+        let mut config = project_config("Pay", "acme-pay");
+        config.insert("labels".to_string(), Value::Object(BTreeMap::new()));
+        check(
+            config.clone(),
+            Some(stored("Pay", "acme-pay")),
+            ChangeAction::NoOp,
+            &[],
+        );
+        config.insert(
+            "labels".to_string(),
+            Value::Object(obj(&[("team", Value::string("pay"))])),
+        );
+        check(
+            config,
+            Some(stored("Pay", "acme-pay")),
+            ChangeAction::Update,
+            &[],
         );
     }
 

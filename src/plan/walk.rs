@@ -317,7 +317,11 @@ fn node_dependencies(g: &InstanceGraph<'_>, node: Node, diags: &mut Diagnostics)
                 count: false,
                 each: false,
             };
-            deps.extend(expr_deps(g, ctx, &sm(m).module.outputs[i].expr, diags));
+            let output = &sm(m).module.outputs[i];
+            deps.extend(expr_deps(g, ctx, &output.expr, diags));
+            for e in &output.depends_on {
+                deps.extend(depends_on_target(g, m, e, diags));
+            }
         }
         Node::Resource(m, i) => {
             let r = &sm(m).module.resources[i];
