@@ -998,3 +998,102 @@ resource "google_project" "this" {
         text(&output.stderr)
     );
 }
+
+/// `create_before_destroy`: the new object is made first and the old one is kept in
+/// the state as deposed until its delete; one an earlier apply left is deleted by
+/// the next.
+#[test]
+fn create_before_destroy_deposes_then_deletes_the_old_object() {
+    let fake = Fake::start(&[]);
+    let spec = SPEC.replace(
+        "  secret_data = random_id.key.b64_url\n",
+        "  secret_data = random_id.key.b64_url\n  lifecycle {\n    create_before_destroy = true\n  }\n",
+    );
+    let dir = repo(&spec);
+    succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    let first = read_state(dir.path()).expect("written");
+    let old_version = first
+        .resource("google_secret_manager_secret_version.key")
+        .expect("stored")
+        .clone();
+
+    // A new key replaces the version: the new one first, then the old one goes.
+    write_spec(
+        dir.path(),
+        &spec.replace(
+            "byte_length = 16",
+            "byte_length = 16\n  keepers = { v = \"2\" }",
+        ),
+    );
+    let output = yagura(dir.path(), &fake, &["apply", "--auto-approve"]);
+    let stdout = succeeded(&output);
+    assert!(
+        stdout.contains("2 created, 0 changed, 2 destroyed"),
+        "{stdout}"
+    );
+    let stderr = text(&output.stderr);
+    let created = stderr
+        .find("google_secret_manager_secret_version.key: created")
+        .expect("created");
+    let destroyed = stderr
+        .find("google_secret_manager_secret_version.key: destroyed")
+        .expect("destroyed");
+    assert!(created < destroyed, "{stderr}");
+    let old = get(
+        &fake,
+        "secretmanager",
+        &format!(
+            "v1/{}",
+            old_version.attributes["name"].as_str().expect("a name")
+        ),
+    );
+    assert_eq!(old["state"], "DESTROYED", "{old}");
+    let state = read_state(dir.path()).expect("written");
+    assert!(state.deposed.is_empty());
+    no_changes(dir.path(), &fake);
+
+    // A deposed object left by a killed apply is deleted by the next one.
+    let mut leftover = state
+        .resource("google_secret_manager_secret_version.key")
+        .expect("stored")
+        .clone();
+    let secret = leftover.attributes["secret"]
+        .as_str()
+        .expect("a secret")
+        .to_string();
+    tls();
+    let added: Json = support::runtime().block_on(async {
+        reqwest::Client::new()
+            .post(format!(
+                "{}v1/{secret}:addVersion",
+                fake.url("secretmanager")
+            ))
+            .json(&serde_json::json!({"payload": {"data": "b2xk"}}))
+            .send()
+            .await
+            .expect("the fake answers")
+            .json()
+            .await
+            .expect("JSON")
+    });
+    let name = added["name"].as_str().expect("a version name").to_string();
+    leftover
+        .attributes
+        .insert("name".into(), name.clone().into());
+    leftover.attributes.insert("id".into(), name.clone().into());
+    leftover.provider_id = Some(name.clone());
+    let path = dir.path().join("state/demo/development.json");
+    let mut document: Json =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("state")).expect("JSON");
+    document["deposed"] = serde_json::json!([serde_json::to_value(&leftover).expect("JSON")]);
+    std::fs::write(&path, document.to_string()).expect("written");
+    let stdout = succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    assert!(
+        stdout.contains("google_secret_manager_secret_version.key (deposed)")
+            && stdout.contains("0 created, 0 changed, 1 destroyed"),
+        "{stdout}"
+    );
+    let gone = get(&fake, "secretmanager", &format!("v1/{name}"));
+    assert_eq!(gone["state"], "DESTROYED", "{gone}");
+    assert!(read_state(dir.path()).expect("written").deposed.is_empty());
+}

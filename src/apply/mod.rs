@@ -13,12 +13,16 @@
 //! Failure of a step skips only its dependents; independent work goes on.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use crate::addr::InstanceAddr;
 use crate::config::Repo;
@@ -258,6 +262,40 @@ pub fn stored_resource(
     }
 }
 
+/// Calls the provider for one step.
+async fn invoke(
+    registry: &Registry,
+    call: &Call,
+    after: Option<Value>,
+    prior: Option<RemoteObject>,
+) -> Result<Option<RemoteObject>, ProviderError> {
+    let Some(provider) = registry.provider(&call.type_name) else {
+        return Err(ProviderError::Unsupported {
+            type_name: call.type_name.clone(),
+            operation: "apply",
+        });
+    };
+    match (call.step, &after, &prior) {
+        (Step::Create, Some(after), _) | (Step::Update, Some(after), None) => {
+            provider.create(&call.type_name, after).await.map(Some)
+        }
+        (Step::Update, Some(after), Some(prior)) => provider
+            .update(&call.type_name, prior, after)
+            .await
+            .map(Some),
+        (Step::Delete, _, Some(prior)) => {
+            provider.delete(&call.type_name, prior).await.map(|()| None)
+        }
+        _ => Err(ProviderError::Invalid {
+            type_name: call.type_name.clone(),
+            message: format!("nothing to {}", call.step),
+        }),
+    }
+}
+
+/// The suffix of the work key of an object deposed by an earlier apply.
+const DEPOSED: &str = " (deposed)";
+
 /// A provider call in flight.
 struct Call {
     address: String,
@@ -377,9 +415,55 @@ pub async fn apply_instance(
         .map(JournalEntry::Put)
         .collect();
     let changed_state = !work.is_empty() || !imported.is_empty();
-    let mut calls: JoinSet<CallResult> = JoinSet::new();
+    // The calls of one turn are polled together by one task, so that calls that
+    // can share a request (IAM grants on one policy, API enables in one project)
+    // all reach the provider's batcher before the first of them is sent.
+    let (results, mut finished_calls) = tokio::sync::mpsc::unbounded_channel::<CallResult>();
+    let mut calls_in_flight = 0usize;
+    // As in Terraform, create_before_destroy spreads to the replaced resources a
+    // create_before_destroy replacement depends on: the new object needs the new
+    // dependency before the old dependency can go.
+    loop {
+        let spreading: Vec<String> = work
+            .values()
+            .filter(|w| w.action == ChangeAction::Replace && w.create_before_destroy)
+            .flat_map(|w| w.dependencies.iter().cloned())
+            .collect();
+        let mut changed = false;
+        for w in work.values_mut() {
+            if w.action == ChangeAction::Replace
+                && !w.create_before_destroy
+                && spreading.contains(&w.label)
+            {
+                w.create_before_destroy = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
     // Which deposed objects (replaced with create_before_destroy) wait for deletion.
     let mut deposed: HashMap<String, StateResource> = HashMap::new();
+    // Those an earlier apply left are deleted now, under their own work keys.
+    for old in &state.deposed {
+        let key = format!("{}{DEPOSED}", old.address);
+        deposed.insert(key.clone(), old.clone());
+        work.insert(
+            key.clone(),
+            Work {
+                action: ChangeAction::Delete,
+                create_before_destroy: true,
+                label: key,
+                dependencies: Vec::new(),
+                delete_done: false,
+                write_done: true,
+                in_flight: false,
+                status: None,
+                elapsed: Duration::ZERO,
+            },
+        );
+    }
 
     // The plan the steps take their values from: the one made before the apply at
     // first, and made again (lazily) once a finished step changed the state.
@@ -487,6 +571,15 @@ pub async fn apply_instance(
                         } else {
                             None
                         };
+                        // With create_before_destroy the old object is deposed, not
+                        // forgotten, before the new one takes its address.
+                        if call_step == Step::Create
+                            && w.create_before_destroy
+                            && let Some(old) = state.resource(&address)
+                        {
+                            deposed.insert(address.clone(), old.clone());
+                            intents.push(JournalEntry::Depose(old.clone()));
+                        }
                         if call_step == Step::Create && !Registry::is_local(&type_name) {
                             let pending = PendingCreate {
                                 address: address.clone(),
@@ -516,8 +609,6 @@ pub async fn apply_instance(
                 }
             }
         }
-        // With create_before_destroy the old object is deposed, not forgotten, before
-        // the new one takes its address.
         // One durable write per turn: the outcomes of the calls that just finished
         // (already in `state`) and the intents of the creates about to start.
         if !intents.is_empty() || !unrecorded.is_empty() {
@@ -538,14 +629,8 @@ pub async fn apply_instance(
                 }
             }
         }
+        let mut turn: Vec<Pin<Box<dyn Future<Output = CallResult> + Send>>> = Vec::new();
         for (call, after, prior) in starts {
-            if call.step == Step::Create
-                && let Some(w) = work.get(&call.address)
-                && w.create_before_destroy
-                && let Some(old) = state.resource(&call.address)
-            {
-                deposed.insert(call.address.clone(), old.clone());
-            }
             context.emit(Event::Started {
                 instance: instance.clone(),
                 address: call.address.clone(),
@@ -553,39 +638,33 @@ pub async fn apply_instance(
             });
             let registry = context.registry.clone();
             let permits = context.calls.clone();
-            calls.spawn(async move {
+            turn.push(Box::pin(async move {
                 let _permit = permits.acquire_owned().await;
                 let start = Instant::now();
-                let result = match registry.provider(&call.type_name) {
-                    None => Err(ProviderError::Unsupported {
+                let invoked = AssertUnwindSafe(invoke(&registry, &call, after, prior))
+                    .catch_unwind()
+                    .await;
+                let result = invoked.unwrap_or_else(|_| {
+                    Err(ProviderError::Invalid {
                         type_name: call.type_name.clone(),
-                        operation: "apply",
-                    }),
-                    Some(provider) => match (call.step, &after, &prior) {
-                        (Step::Create, Some(after), _) => {
-                            provider.create(&call.type_name, after).await.map(Some)
-                        }
-                        (Step::Update, Some(after), Some(prior)) => provider
-                            .update(&call.type_name, prior, after)
-                            .await
-                            .map(Some),
-                        (Step::Update, Some(after), None) => {
-                            provider.create(&call.type_name, after).await.map(Some)
-                        }
-                        (Step::Delete, _, Some(prior)) => {
-                            provider.delete(&call.type_name, prior).await.map(|()| None)
-                        }
-                        _ => Err(ProviderError::Invalid {
-                            type_name: call.type_name.clone(),
-                            message: format!("nothing to {}", call.step),
-                        }),
-                    },
-                };
+                        message: format!("the provider failed unexpectedly during {}", call.step),
+                    })
+                });
                 (call, result, start.elapsed())
+            }));
+        }
+        if !turn.is_empty() {
+            calls_in_flight += turn.len();
+            let results = results.clone();
+            tokio::spawn(async move {
+                let mut running: FuturesUnordered<_> = turn.into_iter().collect();
+                while let Some(result) = running.next().await {
+                    let _ = results.send(result);
+                }
             });
         }
 
-        if calls.is_empty() {
+        if calls_in_flight == 0 {
             if progressed {
                 continue;
             }
@@ -594,21 +673,15 @@ pub async fn apply_instance(
         // Wait for one call, then take every other that has finished too, so that
         // their outcomes share one journal write.
         let mut finished = Vec::new();
-        if let Some(joined) = calls.join_next().await {
-            finished.push(joined);
+        if let Some(result) = finished_calls.recv().await {
+            finished.push(result);
         }
-        while let Some(joined) = calls.try_join_next() {
-            finished.push(joined);
+        while let Ok(result) = finished_calls.try_recv() {
+            finished.push(result);
         }
+        calls_in_flight -= finished.len();
         let mut entries = Vec::new();
-        for joined in finished {
-            let (call, result, elapsed) = match joined {
-                Ok(r) => r,
-                Err(e) => {
-                    report.error = Some(format!("a provider call panicked: {e}"));
-                    continue;
-                }
-            };
+        for (call, result, elapsed) in finished {
             let w = work.get_mut(&call.address).expect("calls are for work");
             w.in_flight = false;
             w.elapsed += elapsed;
@@ -619,6 +692,9 @@ pub async fn apply_instance(
                             w.delete_done = true;
                             if w.create_before_destroy {
                                 deposed.remove(&call.address);
+                                entries.push(JournalEntry::DeposedGone {
+                                    address: call.address.trim_end_matches(DEPOSED).to_string(),
+                                });
                             } else {
                                 entries.push(JournalEntry::Remove {
                                     address: call.address.clone(),
@@ -645,6 +721,12 @@ pub async fn apply_instance(
                     });
                 }
                 Err(e) => {
+                    // The replacement failed: the deposed object stays the current one.
+                    if call.step == Step::Create && deposed.remove(&call.address).is_some() {
+                        entries.push(JournalEntry::DeposedGone {
+                            address: call.address.clone(),
+                        });
+                    }
                     // A create the API refused made nothing: its intent is settled.
                     if call.step == Step::Create
                         && e.refused_outright()
@@ -690,18 +772,9 @@ pub async fn apply_instance(
             elapsed: w.elapsed,
         });
     }
-    // Objects deposed by create_before_destroy whose delete did not happen stay known.
-    for (address, old) in deposed {
-        report.resources.push(ResourceReport {
-            address: format!("{address} (deposed)"),
-            action: ChangeAction::Delete,
-            status: Status::Failed(format!(
-                "the replaced object {} was not deleted; delete it by hand",
-                old.provider_id.as_deref().unwrap_or(&address)
-            )),
-            elapsed: Duration::ZERO,
-        });
-    }
+    // Deposed objects whose delete did not happen stay in the state, and the next
+    // apply deletes them; their work items report what happened.
+    drop(deposed);
     if changed_state || state.serial == 0 {
         match writer.commit(&state).await {
             Ok(serial) => report.serial = Some(serial),

@@ -35,6 +35,9 @@ pub struct StateDocument {
     /// read back from the cloud and either adopted or dropped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PendingCreate>,
+    /// Old objects of `create_before_destroy` replacements, kept until deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<StateResource>,
 }
 
 /// A create that was journaled before its call and has no recorded outcome.
@@ -67,6 +70,11 @@ pub enum JournalEntry {
     /// A create the API refused outright: nothing was made, and a stored object at
     /// the address (the old half of a replacement) stays.
     Refused { address: String },
+    /// The object at an address is about to be replaced by a new one first
+    /// (`create_before_destroy`): it is kept as deposed until deleted.
+    Depose(StateResource),
+    /// A deposed object was deleted, or its replacement failed and it stays current.
+    DeposedGone { address: String },
 }
 
 /// One resource instance as last applied or refreshed.
@@ -98,6 +106,7 @@ impl StateDocument {
             instance,
             resources: Vec::new(),
             pending: Vec::new(),
+            deposed: Vec::new(),
         }
     }
 
@@ -130,6 +139,13 @@ impl StateDocument {
             }
             JournalEntry::Refused { address } => {
                 self.pending.retain(|p| p.address != address);
+            }
+            JournalEntry::Depose(resource) => {
+                self.deposed.retain(|d| d.address != resource.address);
+                self.deposed.push(resource);
+            }
+            JournalEntry::DeposedGone { address } => {
+                self.deposed.retain(|d| d.address != address);
             }
         }
     }

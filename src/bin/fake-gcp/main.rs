@@ -5,6 +5,8 @@
 //! The first line on stdout maps each API's discovery name to its base URL; then the
 //! server runs until SIGINT, SIGTERM or (with `--exit-on-stdin-eof`) the end of stdin.
 //! Latency, errors, failing operations and eventual-consistency lag come by flag.
+//! Every port also reports the requests it received at `GET /_fake/requests`
+//! (see `stats`), so that tests can count the calls a change made.
 //!
 //! Invariant: nothing here talks to the real Google; no credentials are read.
 
@@ -24,6 +26,7 @@ mod secretmanager;
 mod serviceusage;
 mod spanner;
 mod sqladmin;
+mod stats;
 mod world;
 
 use std::io::{IsTerminal, Write};
@@ -42,6 +45,7 @@ use crate::connection::{Connection, ResettableListener};
 use crate::discovery::Discovery;
 use crate::errors::ApiError;
 use crate::faults::{ApiContext, FaultKind, Faults};
+use crate::stats::RequestCounts;
 use crate::world::{Seed, Server, Settings, Shared, World};
 
 /// Builds the routes of one API.
@@ -73,6 +77,12 @@ struct ServedApi {
 ///
 /// Prints one JSON line mapping each API's discovery name to its base URL, then
 /// serves until interrupted.
+///
+/// Every API's port also answers `GET /_fake/requests` with the requests that port
+/// has received, as a JSON object from `METHOD path` to a count, the path's ids
+/// replaced by placeholders (`POST v3/projects/{projectsId}:setIamPolicy`); faulted
+/// and refused requests count too. `DELETE /_fake/requests` answers the same and
+/// resets the counts. Neither gets latency or faults, nor counts itself.
 #[derive(Debug, Parser)]
 #[command(name = "fake-gcp")]
 struct Args {
@@ -285,10 +295,16 @@ async fn run(args: Args) -> Result<(), String> {
                 discovery::middleware,
             ));
         }
+        // Outermost, so that the counts see every request and their endpoint is
+        // answered before faults, latency and the discovery checks.
         let app = app
             .layer(axum::middleware::from_fn_with_state(
                 context,
                 faults::middleware,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(RequestCounts::default()),
+                stats::middleware,
             ))
             .with_state(server.clone());
         let service = app.into_make_service_with_connect_info::<Connection>();

@@ -769,7 +769,36 @@ async fn change_member(
     let run = |batch: Vec<(Grant, MemberChange)>| async move {
         let changes: Vec<(&Grant, MemberChange)> = batch.iter().map(|(g, c)| (g, *c)).collect();
         match read_modify_write(client, resource, &changes).await {
-            // One bad grant (an unknown member, say) must not fail the others: on an
+            // A member naming a service account IAM does not see (yet) waits alone,
+            // after the others are written together.
+            Err(e) if changes.len() > 1 && is_unknown_service_account(&e) => {
+                let named = |g: &Grant| {
+                    g.member
+                        .split_once(':')
+                        .is_some_and(|(_, email)| e.message.contains(email))
+                };
+                let (waiting, ready): (Vec<_>, Vec<_>) =
+                    changes.iter().enumerate().partition(|(_, (g, _))| named(g));
+                let mut results: Vec<Option<Result<Json, GcpError>>> = vec![None; changes.len()];
+                if !ready.is_empty() {
+                    let together: Vec<(&Grant, MemberChange)> =
+                        ready.iter().map(|(_, c)| **c).collect();
+                    let outcome = read_modify_write(client, resource, &together).await;
+                    for (i, _) in &ready {
+                        results[*i] = Some(outcome.clone());
+                    }
+                }
+                for (i, change) in waiting {
+                    results[i] = Some(
+                        read_modify_write(client, resource, std::slice::from_ref(change)).await,
+                    );
+                }
+                results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(e.clone())))
+                    .collect()
+            }
+            // One bad grant (an invalid member, say) must not fail the others: on an
             // error that no retry fixes, each change is tried on its own.
             Err(e) if changes.len() > 1 && !e.is_retryable() => {
                 let mut results = Vec::new();
@@ -831,6 +860,9 @@ async fn read_modify_write(
         };
         let window = if is_conflict(&error) {
             CONFLICT_WINDOW
+        } else if is_unknown_service_account(&error) && changes.len() > 1 {
+            // The caller sets the named members aside and writes the others now.
+            return Err(error);
         } else if is_unknown_service_account(&error) {
             NEW_ACCOUNT_WINDOW
         } else {
