@@ -785,6 +785,12 @@ pub async fn apply_instance(
             }
         }
     }
+    // Released here rather than on drop, so that a failure to release is reported.
+    if let Err(e) = writer.unlock().await {
+        report
+            .error
+            .get_or_insert(format!("cannot release the lock: {e}"));
+    }
     report
 }
 

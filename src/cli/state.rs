@@ -412,7 +412,7 @@ pub fn force_unlock(root: &Path, args: InstanceArgs) -> i32 {
         }
         Ok(None) => {
             println!(
-                "{} has no lock to release: this backend's locks end with the process that holds them.",
+                "{} has no lock to release (local and postgres locks end with the process that holds them).",
                 s.instance
             );
             EXIT_OK
