@@ -1097,3 +1097,14 @@ fn create_before_destroy_deposes_then_deletes_the_old_object() {
     assert_eq!(gone["state"], "DESTROYED", "{gone}");
     assert!(read_state(dir.path()).expect("written").deposed.is_empty());
 }
+
+/// Right after an API is enabled or a service account created, Google's front ends
+/// may not know it yet: the calls that follow are repeated until they do.
+#[test]
+fn apis_just_enabled_and_accounts_just_created_are_waited_for() {
+    let fake = Fake::start(&["--consistency-lag-ms", "300"]);
+    let dir = repo(SPEC);
+    let stdout = succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    assert!(stdout.contains("7 created"), "{stdout}");
+    no_changes(dir.path(), &fake);
+}

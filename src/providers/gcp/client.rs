@@ -156,7 +156,14 @@ impl GcpError {
     /// Whether repeating the same call is safe and may succeed: 429, 502–504,
     /// and transport failures (reset connections, timeouts).
     pub fn is_retryable(&self) -> bool {
-        matches!(self.status, None | Some(429 | 502 | 503 | 504))
+        matches!(self.status, None | Some(429 | 502 | 503 | 504)) || self.is_service_disabled()
+    }
+
+    /// A 403 `SERVICE_DISABLED`: the API is off in the project, or was enabled a
+    /// moment ago and has not reached every front end yet. The call did nothing,
+    /// so it is repeated (with the usual bounded backoff) before it fails.
+    pub fn is_service_disabled(&self) -> bool {
+        self.status == Some(403) && self.reason.as_deref() == Some("SERVICE_DISABLED")
     }
 
     /// Reads Google's error envelope (`{"error": {code, message, status, errors, details}}`).
