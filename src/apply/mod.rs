@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::sync::Semaphore;
 
 use crate::addr::InstanceAddr;
 use crate::config::Repo;
@@ -128,8 +127,6 @@ impl InstanceReport {
 pub struct Context {
     pub repo: Arc<Repo>,
     pub registry: Arc<Registry>,
-    /// Bounds the provider calls in flight across all instances (`--parallelism`).
-    pub calls: Arc<Semaphore>,
     pub events: EventSink,
     /// Set on Ctrl-C: no step starts after it, the ones in flight finish.
     pub interrupted: Arc<AtomicBool>,
@@ -637,9 +634,7 @@ pub async fn apply_instance(
                 step: call.step,
             });
             let registry = context.registry.clone();
-            let permits = context.calls.clone();
             turn.push(Box::pin(async move {
-                let _permit = permits.acquire_owned().await;
                 let start = Instant::now();
                 let invoked = AssertUnwindSafe(invoke(&registry, &call, after, prior))
                     .catch_unwind()

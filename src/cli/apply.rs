@@ -22,7 +22,7 @@ use crate::render;
 use crate::render::progress;
 use crate::state::{LockInfo, StateDocument, StateWriter};
 
-use super::plan::{backend, registry, select_instances};
+use super::plan::{backend, select_instances};
 use super::{EXIT_ERROR, EXIT_OK, error_line, load, print_diagnostics, stdout_style};
 
 #[derive(Args, Debug)]
@@ -39,7 +39,8 @@ pub struct ApplyArgs {
     /// Apply only this environment (can be repeated)
     #[arg(long = "env", value_name = "NAME")]
     envs: Vec<String>,
-    /// Provider calls in flight at once, across all instances
+    /// Google API calls in flight at once, across all instances (each API is also
+    /// bounded, and slowed down when it answers 429)
     #[arg(long, value_name = "N", default_value_t = 64)]
     parallelism: usize,
     /// How long to wait for another apply's lock, e.g. `30s` or `5m` [default: fail at once]
@@ -88,7 +89,8 @@ pub struct DestroyArgs {
     /// Destroy without asking for confirmation
     #[arg(long)]
     auto_approve: bool,
-    /// Provider calls in flight at once, across all instances
+    /// Google API calls in flight at once, across all instances (each API is also
+    /// bounded, and slowed down when it answers 429)
     #[arg(long, value_name = "N", default_value_t = 64)]
     parallelism: usize,
     /// How long to wait for another apply's lock, e.g. `30s` or `5m` [default: fail at once]
@@ -152,7 +154,9 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let registry = match registry(&repo) {
+    // `--parallelism` bounds the API calls in flight, not the resources being worked
+    // on: a resource waiting for a long operation holds no place.
+    let registry = match super::plan::registry_with(&repo, args.parallelism) {
         Ok(r) => Arc::new(r),
         Err(m) => {
             error_line(m);
@@ -171,7 +175,6 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
     let context = Context {
         repo: repo.clone(),
         registry,
-        calls: Arc::new(tokio::sync::Semaphore::new(args.parallelism.max(1))),
         events,
         interrupted: interrupted.clone(),
         destroy,

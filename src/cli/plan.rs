@@ -208,6 +208,10 @@ fn refresh_all(
 
 /// The Google client, with the endpoints from `yagura.hcl` and the environment.
 pub(crate) fn gcp_client(repo: &Repo) -> Result<Arc<GcpClient>, String> {
+    gcp_client_with(repo, ClientOptions::default())
+}
+
+fn gcp_client_with(repo: &Repo, options: ClientOptions) -> Result<Arc<GcpClient>, String> {
     let mut endpoints = Endpoints::default();
     for (api, url) in &repo.platform.endpoints {
         endpoints
@@ -227,17 +231,22 @@ pub(crate) fn gcp_client(repo: &Repo) -> Result<Arc<GcpClient>, String> {
             .set("spanner", &format!("http://{host}/"))
             .map_err(|e| format!("SPANNER_EMULATOR_HOST: {e}"))?;
     }
-    let client = GcpClient::new(
-        endpoints,
-        Arc::new(DefaultCredentials::default()),
-        ClientOptions::default(),
-    )?;
+    let client = GcpClient::new(endpoints, Arc::new(DefaultCredentials::default()), options)?;
     Ok(Arc::new(client))
 }
 
 /// The providers: local ones, and Google's through the configured endpoints.
 pub(crate) fn registry(repo: &Repo) -> Result<Registry, String> {
     Ok(Registry::local().with_gcp(GcpProvider::new(gcp_client(repo)?)))
+}
+
+/// The providers, with at most `parallelism` Google API calls in flight.
+pub(crate) fn registry_with(repo: &Repo, parallelism: usize) -> Result<Registry, String> {
+    let options = ClientOptions {
+        total_concurrency: parallelism.max(1),
+        ..ClientOptions::default()
+    };
+    Ok(Registry::local().with_gcp(GcpProvider::new(gcp_client_with(repo, options)?)))
 }
 
 /// Plans the selected instances in parallel; returns the plan and every diagnostic.

@@ -303,8 +303,11 @@ impl TokenSource for DefaultCredentials {
 /// Retry and concurrency settings.
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
-    /// Calls in flight per API.
+    /// Calls in flight per API, at most; halved while the API answers 429 and
+    /// grown back one at a time as calls succeed.
     pub per_api_concurrency: usize,
+    /// Calls in flight across every API (`apply --parallelism`).
+    pub total_concurrency: usize,
     /// Attempts of one call, the first included.
     pub max_attempts: usize,
     pub min_backoff: Duration,
@@ -319,6 +322,7 @@ impl Default for ClientOptions {
     fn default() -> ClientOptions {
         ClientOptions {
             per_api_concurrency: 32,
+            total_concurrency: 64,
             max_attempts: 6,
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
@@ -334,8 +338,76 @@ pub struct GcpClient {
     http: reqwest::Client,
     endpoints: Endpoints,
     tokens: Arc<dyn TokenSource>,
-    limits: BTreeMap<String, Arc<Semaphore>>,
+    limits: BTreeMap<String, ApiLimit>,
+    total: Semaphore,
     pub options: ClientOptions,
+}
+
+/// The adaptive bound on one API's calls in flight: halved on a 429, grown by one
+/// after as many successes as calls are allowed (additive increase,
+/// multiplicative decrease, as TCP does).
+struct ApiLimit {
+    permits: Semaphore,
+    max: usize,
+    current: std::sync::atomic::AtomicUsize,
+    successes: std::sync::atomic::AtomicUsize,
+}
+
+impl ApiLimit {
+    fn new(max: usize) -> ApiLimit {
+        ApiLimit {
+            permits: Semaphore::new(max),
+            max,
+            current: max.into(),
+            successes: 0.into(),
+        }
+    }
+
+    fn throttled(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let current = self.current.load(SeqCst);
+        let target = (current / 2).max(1);
+        let mut removed = 0;
+        while current - removed > target {
+            match self.permits.try_acquire() {
+                Ok(permit) => {
+                    permit.forget();
+                    removed += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        if removed > 0 {
+            self.current.fetch_sub(removed, SeqCst);
+            tracing::debug!(
+                from = current,
+                to = current - removed,
+                "an API asked to slow down"
+            );
+        }
+    }
+
+    fn succeeded(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let current = self.current.load(SeqCst);
+        if current >= self.max {
+            return;
+        }
+        if self.successes.fetch_add(1, SeqCst) + 1 >= current {
+            self.successes.store(0, SeqCst);
+            self.current.fetch_add(1, SeqCst);
+            self.permits.add_permits(1);
+        }
+    }
+
+    /// Records how a call ended.
+    fn observe(&self, status: StatusCode, reason: Option<&str>) {
+        if status == StatusCode::TOO_MANY_REQUESTS || reason == Some("RESOURCE_EXHAUSTED") {
+            self.throttled();
+        } else if status.is_success() {
+            self.succeeded();
+        }
+    }
 }
 
 impl GcpClient {
@@ -357,7 +429,7 @@ impl GcpClient {
             .map(|(api, _)| {
                 (
                     api.to_string(),
-                    Arc::new(Semaphore::new(options.per_api_concurrency.max(1))),
+                    ApiLimit::new(options.per_api_concurrency.max(1)),
                 )
             })
             .collect();
@@ -366,6 +438,7 @@ impl GcpClient {
             endpoints,
             tokens,
             limits,
+            total: Semaphore::new(options.total_concurrency.max(1)),
             options,
         })
     }
@@ -410,15 +483,22 @@ impl GcpClient {
         let base = self.endpoints.base(api);
         let url = format!("{base}{path}");
         let path_only = path.split('?').next().unwrap_or(path);
-        let _permit = match self.limits.get(api) {
+        let limit = self.limits.get(api);
+        let _permit = match limit {
             Some(limit) => Some(
                 limit
+                    .permits
                     .acquire()
                     .await
                     .map_err(|e| GcpError::transport(&method, path_only, e.to_string()))?,
             ),
             None => None,
         };
+        let _total = self
+            .total
+            .acquire()
+            .await
+            .map_err(|e| GcpError::transport(&method, path_only, e.to_string()))?;
         let mut request = self.http.request(method.clone(), &url);
         // Tokens go only to HTTPS endpoints; a loopback fake or emulator gets none.
         if url.starts_with("https://") {
@@ -449,13 +529,14 @@ impl GcpClient {
             .await
             .map_err(|e| GcpError::transport(&method, path_only, transport_message(&e)))?;
         if !status.is_success() {
-            return Err(GcpError::from_response(
-                &method,
-                path_only,
-                status,
-                retry_after,
-                &text,
-            ));
+            let error = GcpError::from_response(&method, path_only, status, retry_after, &text);
+            if let Some(limit) = limit {
+                limit.observe(status, error.status_name.as_deref());
+            }
+            return Err(error);
+        }
+        if let Some(limit) = limit {
+            limit.observe(status, None);
         }
         if text.trim().is_empty() {
             return Ok(Json::Object(Default::default()));
@@ -650,12 +731,18 @@ impl GcpClient {
         let _permit = match self.limits.get(raw.api) {
             Some(limit) => Some(
                 limit
+                    .permits
                     .acquire()
                     .await
                     .map_err(|e| GcpError::transport(method, path, e.to_string()))?,
             ),
             None => None,
         };
+        let _total = self
+            .total
+            .acquire()
+            .await
+            .map_err(|e| GcpError::transport(method, path, e.to_string()))?;
         let https = url.scheme() == "https";
         let mut request = self.http.request(method.clone(), url);
         // Tokens go only to HTTPS endpoints; a loopback fake or emulator gets none.
@@ -754,6 +841,41 @@ fn transport_message(e: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_api_that_asks_to_slow_down_gets_fewer_calls_then_more() {
+        let limit = ApiLimit::new(8);
+        limit.observe(StatusCode::TOO_MANY_REQUESTS, None);
+        assert_eq!(limit.permits.available_permits(), 4);
+        limit.observe(StatusCode::BAD_REQUEST, Some("RESOURCE_EXHAUSTED"));
+        assert_eq!(limit.permits.available_permits(), 2);
+        for _ in 0..5 {
+            limit.observe(StatusCode::TOO_MANY_REQUESTS, None);
+        }
+        assert_eq!(limit.permits.available_permits(), 1, "never below one");
+        // Additive increase: one more call allowed per as many successes as allowed.
+        limit.observe(StatusCode::OK, None);
+        assert_eq!(limit.permits.available_permits(), 2);
+        limit.observe(StatusCode::OK, None);
+        assert_eq!(limit.permits.available_permits(), 2);
+        limit.observe(StatusCode::OK, None);
+        assert_eq!(limit.permits.available_permits(), 3);
+        for _ in 0..100 {
+            limit.observe(StatusCode::OK, None);
+        }
+        assert_eq!(
+            limit.permits.available_permits(),
+            8,
+            "never above the maximum"
+        );
+        limit.observe(StatusCode::NOT_FOUND, None);
+        assert_eq!(
+            limit.permits.available_permits(),
+            8,
+            "other errors change nothing"
+        );
+    }
+
     use super::*;
 
     #[test]
