@@ -194,10 +194,12 @@ pub fn mark_sensitive(block: &BlockSchema, mut values: BTreeMap<String, Value>) 
     Value::Object(values)
 }
 
-/// An empty map or list reads as unset: APIs answer "no labels" by leaving the
-/// field out, so `labels = {}` in a spec must not differ from it on every plan.
+/// An empty map, list or string reads as unset: APIs answer "no labels" or "no
+/// description" by leaving the field out, so `labels = {}` or `description = ""`
+/// in a spec must not differ from it on every plan.
 fn empty_as_null(value: Value) -> Value {
     match &value {
+        Value::String(text) if text.is_empty() => Value::Null,
         Value::Map(m) | Value::Object(m) if m.is_empty() => Value::Null,
         Value::List(items) | Value::Tuple(items) | Value::Set(items) if items.is_empty() => {
             Value::Null
@@ -359,6 +361,7 @@ mod tests {
     fn empty_labels_match_labels_the_api_leaves_out() {
         let mut config = project_config("Pay", "acme-pay");
         config.insert("labels".to_string(), Value::Object(BTreeMap::new()));
+        config.insert("folder_id".to_string(), Value::string(""));
         check(
             config.clone(),
             Some(stored("Pay", "acme-pay")),

@@ -63,6 +63,27 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     }
 }
 
+/// Whether the journal holds steps not yet in the document: its header names the
+/// document's serial and at least one step after it is complete. A journal that a
+/// commit folded in names an older serial and is left in place, to be reused.
+fn has_live_steps(backend: &LocalBackend, instance: &InstanceAddr) -> bool {
+    let Ok(text) = std::fs::read_to_string(backend.sibling(instance, "journal")) else {
+        return false;
+    };
+    let mut lines = text.split_inclusive('\n');
+    let Some(header) = lines
+        .next()
+        .and_then(|l| serde_json::from_str::<JournalHeader>(l).ok())
+    else {
+        return false;
+    };
+    let stored = std::fs::read_to_string(backend.path(instance))
+        .ok()
+        .and_then(|t| StateDocument::from_json(&t).ok())
+        .map_or(0, |d| d.serial);
+    header.serial >= stored && lines.any(|l| l.ends_with('\n'))
+}
+
 /// Reads the document and replays its journal.
 fn read_state(
     backend: &LocalBackend,
@@ -215,16 +236,10 @@ impl LocalBackend {
             journal: None,
         };
         // Steps a killed apply left in the journal are folded into the document first.
-        if self.sibling(instance, "journal").exists() {
-            match read_state(self, instance)? {
-                Some(document) => {
-                    writer.commit_now(&document)?;
-                }
-                None => {
-                    let journal = self.sibling(instance, "journal");
-                    std::fs::remove_file(&journal).map_err(io_error(&journal))?;
-                }
-            }
+        if has_live_steps(self, instance)
+            && let Some(document) = read_state(self, instance)?
+        {
+            writer.commit_now(&document)?;
         }
         Ok(Box::new(writer))
     }
@@ -241,29 +256,37 @@ struct LocalWriter {
 
 impl LocalWriter {
     /// Starts the journal on the first step: the lock folded any earlier one into
-    /// the document, so a new journal starts empty.
-    fn open_journal(&mut self, base: &StateDocument) -> Result<&mut File, StateError> {
+    /// the document, so a new journal starts empty. Returns the file and the header
+    /// line to write before the first steps, and whether the file is new (its
+    /// directory entry then needs syncing too).
+    fn open_journal(
+        &mut self,
+        base: &StateDocument,
+    ) -> Result<(&mut File, Option<String>, bool), StateError> {
+        let mut header = None;
+        let mut created = false;
         if self.journal.is_none() {
             let path = self.backend.sibling(&self.instance, "journal");
-            let mut file = OpenOptions::new()
+            created = !path.exists();
+            let file = OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(true)
                 .mode(0o600)
                 .open(&path)
                 .map_err(io_error(&path))?;
-            let header = JournalHeader {
+            let line = JournalHeader {
                 lineage: base.lineage.clone(),
                 serial: self.stored_serial(),
             };
-            let line = serde_json::to_string(&header).expect("headers serialise") + "\n";
-            file.write_all(line.as_bytes())
-                .and_then(|()| file.sync_data())
-                .map_err(io_error(&path))?;
-            sync_dir(&path)?;
+            header = Some(serde_json::to_string(&line).expect("headers serialise") + "\n");
             self.journal = Some(file);
         }
-        Ok(self.journal.as_mut().expect("opened above"))
+        Ok((
+            self.journal.as_mut().expect("opened above"),
+            header,
+            created,
+        ))
     }
 
     /// The serial of the document on disk, 0 when there is none.
@@ -316,11 +339,18 @@ impl LocalWriter {
             text.push('\n');
         }
         let path = self.backend.sibling(&self.instance, "journal");
-        let journal = self.open_journal(base)?;
+        let (journal, header, created) = self.open_journal(base)?;
+        if let Some(header) = header {
+            text.insert_str(0, &header);
+        }
         journal
             .write_all(text.as_bytes())
             .and_then(|()| journal.sync_data())
-            .map_err(io_error(&path))
+            .map_err(io_error(&path))?;
+        if created {
+            sync_dir(&path)?;
+        }
+        Ok(())
     }
 
     fn commit_now(&mut self, document: &StateDocument) -> Result<u64, StateError> {
@@ -350,20 +380,9 @@ impl LocalWriter {
             source: e.error,
         })?;
         sync_dir(&path)?;
-        // The journal's steps are in the document now; its header's serial marks it stale
-        // should the removal not happen.
+        // The journal's steps are in the document now; its header names the old
+        // serial, so it reads as folded in, and the next apply truncates and reuses it.
         self.journal = None;
-        let journal = self.backend.sibling(&self.instance, "journal");
-        match std::fs::remove_file(&journal) {
-            Ok(()) => sync_dir(&journal)?,
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(StateError::Io {
-                    path: journal,
-                    source,
-                });
-            }
-        }
         Ok(next.serial)
     }
 }
@@ -438,7 +457,8 @@ mod tests {
         assert_eq!(addresses, ["random_id.b"]);
 
         assert_eq!(block(writer.commit(&read)).expect("commits"), 1);
-        assert!(!backend.sibling(&instance, "journal").exists());
+        // The folded journal stays for reuse, and neither replays nor is folded again.
+        assert!(!has_live_steps(&backend, &instance));
         let committed = block(backend.read(&instance))
             .expect("reads")
             .expect("exists");
@@ -527,7 +547,7 @@ mod tests {
         drop(writer);
 
         let mut writer = block(backend.lock(&instance, &info(), Duration::ZERO)).expect("locks");
-        assert!(!journal.exists());
+        assert!(!has_live_steps(&backend, &instance));
         let folded = block(writer.read()).expect("reads").expect("exists");
         assert_eq!(folded.serial, 1);
         assert_eq!(folded.resources.len(), 1);
