@@ -234,6 +234,7 @@ impl LocalBackend {
             instance: instance.clone(),
             _lock: file,
             journal: None,
+            serial: std::cell::Cell::new(None),
         };
         // Steps a killed apply left in the journal are folded into the document first.
         if has_live_steps(self, instance)
@@ -252,6 +253,8 @@ struct LocalWriter {
     /// Holding the file holds the `flock`.
     _lock: File,
     journal: Option<File>,
+    /// The serial on disk, once read: nobody else writes while the lock is held.
+    serial: std::cell::Cell<Option<u64>>,
 }
 
 impl LocalWriter {
@@ -291,10 +294,15 @@ impl LocalWriter {
 
     /// The serial of the document on disk, 0 when there is none.
     fn stored_serial(&self) -> u64 {
-        std::fs::read_to_string(self.backend.path(&self.instance))
+        if let Some(serial) = self.serial.get() {
+            return serial;
+        }
+        let serial = std::fs::read_to_string(self.backend.path(&self.instance))
             .ok()
             .and_then(|t| StateDocument::from_json(&t).ok())
-            .map_or(0, |d| d.serial)
+            .map_or(0, |d| d.serial);
+        self.serial.set(Some(serial));
+        serial
     }
 }
 
@@ -383,6 +391,7 @@ impl LocalWriter {
         // The journal's steps are in the document now; its header names the old
         // serial, so it reads as folded in, and the next apply truncates and reuses it.
         self.journal = None;
+        self.serial.set(Some(next.serial));
         Ok(next.serial)
     }
 }
