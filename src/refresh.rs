@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tokio::task::JoinSet;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::providers::{ProviderError, Registry, RemoteObject};
 use crate::state::{StateDocument, StateResource};
@@ -49,7 +49,9 @@ pub async fn refresh(
     let mut state = prior.clone();
     let mut drift = Vec::new();
     let mut unrefreshed_types = BTreeSet::new();
-    let mut reads = JoinSet::new();
+    // Polled together in this task, so that reads which can share a request (the
+    // members of one IAM policy) reach the provider's batcher together.
+    let mut reads = FuturesUnordered::new();
     let resources = std::mem::take(&mut state.resources);
     let mut kept: Vec<Option<StateResource>> = vec![None; resources.len()];
     for (i, resource) in resources.into_iter().enumerate() {
@@ -58,8 +60,7 @@ pub async fn refresh(
             kept[i] = Some(resource);
             continue;
         }
-        let registry = registry.clone();
-        reads.spawn(async move {
+        reads.push(async move {
             let provider = registry
                 .provider(&resource.type_name)
                 .expect("checked above");
@@ -72,8 +73,7 @@ pub async fn refresh(
         });
     }
     let mut first_error = None;
-    while let Some(joined) = reads.join_next().await {
-        let (i, resource, read) = joined.expect("provider reads do not panic");
+    while let Some((i, resource, read)) = reads.next().await {
         match read {
             Err(source) => {
                 // The first failure in address order is the one reported.

@@ -92,11 +92,15 @@ resource "google_project_iam_member" "granted" {{
 
 /// `yagura -C dir apply --auto-approve` against the fake, with no terminal on stdin.
 fn apply(dir: &Path, fake: &Fake) -> Output {
+    yagura(dir, fake, &["apply", "--auto-approve"])
+}
+
+fn yagura(dir: &Path, fake: &Fake, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_yagura"));
     command
         .arg("-C")
         .arg(dir)
-        .args(["apply", "--auto-approve"])
+        .args(args)
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
         .env_remove("SPANNER_EMULATOR_HOST")
@@ -282,6 +286,25 @@ fn apply_writes_ten_members_of_one_policy_in_few_read_modify_writes() {
     // The engine polls a turn's calls together, so all ten join one batch.
     assert_eq!(writes, 1, "one write for all members: {counted:#?}");
     assert_eq!(policy_members(&fake, "roles/viewer"), members);
+
+    // Refreshing the ten members reads the policy once, not ten times.
+    send(
+        &fake,
+        "cloudresourcemanager",
+        reqwest::Method::DELETE,
+        "_fake/requests",
+        None,
+    );
+    assert_exit(
+        &yagura(dir.path(), &fake, &["plan", "--detailed-exitcode"]),
+        0,
+    );
+    let counted = requests(&fake, "cloudresourcemanager");
+    assert_eq!(
+        counted,
+        BTreeMap::from([(GET_POLICY.to_owned(), 1)]),
+        "one read for the whole refresh"
+    );
 }
 
 #[test]

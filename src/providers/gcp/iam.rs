@@ -881,15 +881,28 @@ fn etag_of(policy: &Json) -> Option<&str> {
     policy.get("etag").and_then(Json::as_str)
 }
 
+/// Reads of one policy that arrive together (a refresh of the members of one
+/// project) share one `getIamPolicy`.
+pub(super) type PolicyReads = Batches<(), Result<Json, GcpError>>;
+
 pub(super) async fn read_member(
     client: &GcpClient,
+    reads: &PolicyReads,
     type_name: &str,
     stored: &RemoteObject,
 ) -> Result<Option<RemoteObject>, GcpError> {
     let Some(grant) = Grant::from_stored(type_name, stored) else {
         return Ok(None);
     };
-    let policy = match grant.resource.get_policy(client).await {
+    let resource = &grant.resource;
+    let run = |batch: Vec<()>| async move {
+        let policy = resource.get_policy(client).await;
+        vec![policy; batch.len()]
+    };
+    let policy = match reads
+        .submit(&resource.lock_key(), (), usize::MAX, run)
+        .await
+    {
         Ok(policy) => policy,
         // The service account (and with it its policy) is gone.
         Err(e) if e.is_not_found() => return Ok(None),

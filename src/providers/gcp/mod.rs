@@ -25,6 +25,8 @@ pub struct GcpProvider {
     policy_locks: iam::PolicyLocks,
     /// Batches the services enabled in each project.
     enables: project::Enables,
+    /// Shares reads of one IAM policy.
+    policy_reads: iam::PolicyReads,
 }
 
 impl GcpProvider {
@@ -33,6 +35,7 @@ impl GcpProvider {
             client,
             policy_locks: iam::PolicyLocks::default(),
             enables: project::Enables::default(),
+            policy_reads: iam::PolicyReads::default(),
         }
     }
 
@@ -116,7 +119,7 @@ impl Provider for GcpProvider {
                 }
                 "google_service_account" => iam::read_service_account(&self.client, stored).await,
                 iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
-                    iam::read_member(&self.client, type_name, stored).await
+                    iam::read_member(&self.client, &self.policy_reads, type_name, stored).await
                 }
                 t if sql::TYPES.contains(&t) => return sql::read(&self.client, t, stored).await,
                 t if dns::TYPES.contains(&t) => return dns::read(&self.client, t, stored).await,
