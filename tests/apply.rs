@@ -8,19 +8,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use support::Fake;
+use support::{Fake, PLATFORM, text, write_spec};
 use yagura::addr::InstanceAddr;
 use yagura::state::Backend;
 use yagura::state::local::LocalBackend;
-
-const PLATFORM: &str = r#"
-platform {
-  org_id          = "123456789012"
-  billing_account = "01ABCD-234567-89EFGH"
-}
-
-environment "development" {}
-"#;
 
 /// A project with an API, a service account granted a role, and a secret whose
 /// value is a random key: seven resources in four levels of dependency.
@@ -79,46 +70,17 @@ resource "google_secret_manager_secret_version" "key" {
 const PROJECT: &str = "acme-demo-development";
 
 fn repo(spec: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    std::fs::write(dir.path().join("yagura.hcl"), PLATFORM).expect("write yagura.hcl");
-    write_spec(dir.path(), spec);
-    dir
+    support::repo_with(PLATFORM, spec)
 }
 
-fn write_spec(dir: &Path, spec: &str) {
-    let service = dir.join("services/demo");
-    std::fs::create_dir_all(&service).expect("create the service directory");
-    std::fs::write(service.join("main.hcl"), spec).expect("write the spec");
-}
-
-/// `yagura -C dir ARGS` against the fake, with no terminal on stdin.
 fn command(dir: &Path, fake: &Fake, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_yagura"));
-    command
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env_remove("SPANNER_EMULATOR_HOST")
-        .stdin(Stdio::null());
-    for (api, url) in fake.endpoints.as_object().expect("an endpoint map") {
-        command.env(
-            format!("YAGURA_ENDPOINT_{}", api.to_uppercase()),
-            url.as_str().expect("a URL"),
-        );
-    }
-    command
+    support::yagura_command(dir, fake, args)
 }
 
 fn yagura(dir: &Path, fake: &Fake, args: &[&str]) -> Output {
     command(dir, fake, args)
         .output()
         .expect("the yagura binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn succeeded(output: &Output) -> String {

@@ -7,19 +7,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value as Json;
-use support::Fake;
+use support::{Fake, PLATFORM, text};
 use yagura::addr::InstanceAddr;
 use yagura::state::Backend;
 use yagura::state::local::LocalBackend;
-
-const PLATFORM: &str = r#"
-platform {
-  org_id          = "123456789012"
-  billing_account = "01ABCD-234567-89EFGH"
-}
-
-environment "development" {}
-"#;
 
 /// Seven resources in four levels of dependency: the project comes first and
 /// everything else waits for it.
@@ -76,36 +67,11 @@ const PROJECT: &str = "acme-demo-development";
 const INSTANCE: &str = "demo/development";
 
 fn repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    std::fs::write(dir.path().join("yagura.hcl"), PLATFORM).expect("write yagura.hcl");
-    let service = dir.path().join("services/demo");
-    std::fs::create_dir_all(&service).expect("create the service directory");
-    std::fs::write(service.join("main.hcl"), SPEC).expect("write the spec");
-    dir
+    support::repo_with(PLATFORM, SPEC)
 }
 
-/// `yagura -C dir ARGS` against the fake, with no terminal on stdin.
 fn command(dir: &Path, fake: &Fake, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_yagura"));
-    command
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env_remove("SPANNER_EMULATOR_HOST")
-        .stdin(Stdio::null());
-    for (api, url) in fake.endpoints.as_object().expect("an endpoint map") {
-        command.env(
-            format!("YAGURA_ENDPOINT_{}", api.to_uppercase()),
-            url.as_str().expect("a URL"),
-        );
-    }
-    command
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    support::yagura_command(dir, fake, args)
 }
 
 fn succeeded(output: &Output) -> String {

@@ -9,11 +9,11 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
-use support::{Fake, planned, runtime};
+use support::{Fake, planned, runtime, text};
 use yagura::lang::Value;
 use yagura::providers::gcp::GcpProvider;
 use yagura::providers::{Provider, ProviderError, RemoteObject};
@@ -96,26 +96,9 @@ fn apply(dir: &Path, fake: &Fake) -> Output {
 }
 
 fn yagura(dir: &Path, fake: &Fake, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_yagura"));
-    command
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env_remove("SPANNER_EMULATOR_HOST")
-        .stdin(Stdio::null());
-    for (api, url) in fake.endpoints.as_object().expect("an endpoint map") {
-        command.env(
-            format!("YAGURA_ENDPOINT_{}", api.to_uppercase()),
-            url.as_str().expect("a URL"),
-        );
-    }
-    command.output().expect("the yagura binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    support::yagura_command(dir, fake, args)
+        .output()
+        .expect("the yagura binary runs")
 }
 
 fn assert_exit(output: &Output, code: i32) {

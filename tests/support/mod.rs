@@ -145,3 +145,53 @@ pub fn runtime() -> tokio::runtime::Runtime {
 pub fn planned(json: Json) -> Value {
     Value::from_json(&json)
 }
+
+/// The platform of the apply tests' repos: the fake's default organization and
+/// billing account, one unprotected environment.
+pub const PLATFORM: &str = r#"
+platform {
+  org_id          = "123456789012"
+  billing_account = "01ABCD-234567-89EFGH"
+}
+
+environment "development" {}
+"#;
+
+/// A repo with `platform` and one service, `demo`, whose spec is `spec`.
+pub fn repo_with(platform: &str, spec: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("yagura.hcl"), platform).expect("write yagura.hcl");
+    write_spec(dir.path(), spec);
+    dir
+}
+
+/// Replaces the spec of service `demo`.
+pub fn write_spec(dir: &std::path::Path, spec: &str) {
+    let service = dir.join("services/demo");
+    std::fs::create_dir_all(&service).expect("create the service directory");
+    std::fs::write(service.join("main.hcl"), spec).expect("write the spec");
+}
+
+/// `yagura -C dir ARGS` against the fake, with no terminal on stdin.
+pub fn yagura_command(dir: &std::path::Path, fake: &Fake, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_yagura"));
+    command
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("SPANNER_EMULATOR_HOST")
+        .stdin(Stdio::null());
+    for (api, url) in fake.endpoints.as_object().expect("an endpoint map") {
+        command.env(
+            format!("YAGURA_ENDPOINT_{}", api.to_uppercase()),
+            url.as_str().expect("a URL"),
+        );
+    }
+    command
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

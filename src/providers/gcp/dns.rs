@@ -11,7 +11,7 @@ use std::net::Ipv6Addr;
 use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
 
-use super::{GcpClient, GcpError, api_error, planned_str, stored_str};
+use super::{GcpClient, GcpError, api_error, invalid, planned_str, stored_str};
 use crate::lang::Value;
 use crate::providers::{ProviderError, RemoteObject};
 
@@ -19,13 +19,6 @@ use crate::providers::{ProviderError, RemoteObject};
 pub const TYPES: &[&str] = &["google_dns_record_set"];
 
 const DNS: &str = "dns";
-
-fn invalid(type_name: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        type_name: type_name.to_string(),
-        message: message.into(),
-    }
-}
 
 /// Where a record set lives: its project, managed zone, name and type.
 #[derive(Clone, Debug, PartialEq)]

@@ -16,7 +16,7 @@ use serde_json::{Map, Value as Json, json};
 use tokio::time::Instant;
 
 use super::batch::Batches;
-use super::{GcpClient, GcpError, api_error, planned_bool, planned_str, stored_str};
+use super::{GcpClient, GcpError, api_error, invalid, planned_bool, planned_str, stored_str};
 use crate::lang::Value;
 use crate::providers::{ProviderError, RemoteObject};
 
@@ -38,13 +38,6 @@ const NEW_ACCOUNT_WINDOW: Duration = Duration::from_secs(120);
 /// Consecutive successful reads after which a new service account counts as
 /// visible, as Terraform's `resource_google_service_account.go` waits for.
 const READS_TO_CONFIRM: usize = 3;
-
-fn invalid(type_name: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        type_name: type_name.to_string(),
-        message: message.into(),
-    }
-}
 
 // ---------------------------------------------------------------------------
 // google_service_account

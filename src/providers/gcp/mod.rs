@@ -68,6 +68,14 @@ fn api_error(type_name: &str, e: GcpError) -> ProviderError {
     }
 }
 
+/// A resource's values that its API cannot take, said before any call.
+fn invalid(type_name: &str, message: impl Into<String>) -> ProviderError {
+    ProviderError::Invalid {
+        type_name: type_name.to_string(),
+        message: message.into(),
+    }
+}
+
 fn unsupported(type_name: &str, operation: &'static str) -> ProviderError {
     ProviderError::Unsupported {
         type_name: type_name.to_string(),

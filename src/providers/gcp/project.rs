@@ -5,20 +5,15 @@ use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
 
 use super::batch::Batches;
-use super::{GcpClient, GcpError, api_error, planned_bool, planned_map, planned_str, stored_str};
+use super::{
+    GcpClient, GcpError, api_error, invalid, planned_bool, planned_map, planned_str, stored_str,
+};
 use crate::lang::Value;
 use crate::providers::{ProviderError, RemoteObject};
 
 const CRM: &str = "cloudresourcemanager";
 const BILLING: &str = "cloudbilling";
 const SERVICE_USAGE: &str = "serviceusage";
-
-fn invalid(type_name: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        type_name: type_name.to_string(),
-        message: message.into(),
-    }
-}
 
 /// `organizations/N` or `folders/N` from the planned `org_id` / `folder_id`.
 fn planned_parent(planned: &Value) -> Option<String> {

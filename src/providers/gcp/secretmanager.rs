@@ -9,18 +9,11 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
 
-use super::{GcpClient, GcpError, api_error, planned_map, planned_str, stored_str};
+use super::{GcpClient, GcpError, api_error, invalid, planned_map, planned_str, stored_str};
 use crate::lang::Value;
 use crate::providers::{ProviderError, RemoteObject};
 
 const SM: &str = "secretmanager";
-
-fn invalid(type_name: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        type_name: type_name.to_string(),
-        message: message.into(),
-    }
-}
 
 /// The API's replication from the planned `replication` block.
 fn replication_body(planned: &Value) -> Json {

@@ -6,18 +6,13 @@ use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
-use super::{GcpClient, GcpError, api_error, planned_bool, planned_map, planned_str, stored_str};
+use super::{
+    GcpClient, GcpError, api_error, invalid, planned_bool, planned_map, planned_str, stored_str,
+};
 use crate::lang::Value;
 use crate::providers::{ProviderError, RemoteObject};
 
 const SPANNER: &str = "spanner";
-
-fn invalid(type_name: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        type_name: type_name.to_string(),
-        message: message.into(),
-    }
-}
 
 fn planned_number(planned: &Value, name: &str) -> Option<i64> {
     planned

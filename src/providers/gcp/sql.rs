@@ -21,7 +21,7 @@
 use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
 
-use super::{GcpClient, GcpError, api_error, unsupported};
+use super::{GcpClient, GcpError, api_error, invalid, unsupported};
 use crate::lang::Value;
 use crate::providers::{ProviderError, RemoteObject};
 
@@ -107,13 +107,6 @@ pub async fn import(
 }
 
 // Shared pieces: values, shapes, paths, errors.
-
-fn invalid(type_name: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        type_name: type_name.to_string(),
-        message: message.into(),
-    }
-}
 
 /// Adds a sentence to the message of a failed API call.
 fn with_hint(error: ProviderError, hint: &str) -> ProviderError {
