@@ -195,3 +195,60 @@ pub fn yagura_command(dir: &std::path::Path, fake: &Fake, args: &[&str]) -> Comm
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// A project with an API, a service account granted a role, and a secret whose
+/// value is a random key: seven resources in four levels of dependency.
+pub const SPEC: &str = r#"
+service "demo" {
+  owner        = "team"
+  environments = ["development"]
+}
+
+resource "google_project" "this" {
+  project_id      = "acme-demo-${env.name}"
+  name            = "demo"
+  org_id          = platform.org_id
+  billing_account = platform.billing_account
+  deletion_policy = "DELETE"
+  labels = {
+    team = "payments"
+  }
+}
+
+resource "google_project_service" "sm" {
+  project = google_project.this.project_id
+  service = "secretmanager.googleapis.com"
+}
+
+resource "google_service_account" "app" {
+  project    = google_project.this.project_id
+  account_id = "demo-app"
+}
+
+resource "google_project_iam_member" "app" {
+  project = google_project.this.project_id
+  role    = "roles/secretmanager.secretAccessor"
+  member  = google_service_account.app.member
+}
+
+resource "random_id" "key" {
+  byte_length = 16
+}
+
+resource "google_secret_manager_secret" "key" {
+  project   = google_project.this.project_id
+  secret_id = "key"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.sm]
+}
+
+resource "google_secret_manager_secret_version" "key" {
+  secret      = google_secret_manager_secret.key.id
+  secret_data = random_id.key.b64_url
+}
+"#;
+
+/// The project of `SPEC` in the development environment.
+pub const PROJECT: &str = "acme-demo-development";
