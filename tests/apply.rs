@@ -1014,3 +1014,55 @@ fn apis_just_enabled_and_accounts_just_created_are_waited_for() {
     assert!(stdout.contains("7 created"), "{stdout}");
     no_changes(dir.path(), &fake);
 }
+
+/// At the most verbose logging an apply and a plan print no secret: the generated
+/// password, which is also a secret version's payload, is in the state only. (A
+/// `random_id` is not sensitive, in Terraform as here, and plans show it.)
+#[test]
+fn no_secret_reaches_the_output_at_any_verbosity() {
+    let fake = Fake::start(&[]);
+    let spec = format!(
+        "{SPEC}\n{}",
+        r#"
+resource "random_password" "db" {
+  length = 32
+}
+
+resource "google_secret_manager_secret" "db" {
+  project   = google_project.this.project_id
+  secret_id = "db"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.sm]
+}
+
+resource "google_secret_manager_secret_version" "db" {
+  secret      = google_secret_manager_secret.db.id
+  secret_data = random_password.db.result
+}
+"#
+    );
+    let dir = repo(&spec);
+    let apply = yagura(dir.path(), &fake, &["-vvv", "apply", "--auto-approve"]);
+    succeeded(&apply);
+    let plan = yagura(dir.path(), &fake, &["-vvv", "plan", "--format", "json"]);
+    succeeded(&plan);
+    let state = read_state(dir.path()).expect("written");
+    let password = state
+        .resource("random_password.db")
+        .expect("stored")
+        .attributes["result"]
+        .as_str()
+        .expect("a password")
+        .to_string();
+    assert_eq!(password.len(), 32);
+    for output in [&apply, &plan] {
+        let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(
+            all.contains("TRACE") || all.contains("DEBUG"),
+            "logs are on"
+        );
+        assert!(!all.contains(&password), "the password leaked");
+    }
+}
