@@ -993,6 +993,17 @@ fn create_before_destroy_deposes_then_deletes_the_old_object() {
         serde_json::from_str(&std::fs::read_to_string(&path).expect("state")).expect("JSON");
     document["deposed"] = serde_json::json!([serde_json::to_value(&leftover).expect("JSON")]);
     std::fs::write(&path, document.to_string()).expect("written");
+    let output = yagura(dir.path(), &fake, &["plan", "--detailed-exitcode"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("# google_secret_manager_secret_version.key will be destroyed")
+            && stdout.contains(
+                "because it is the old object of a replacement that an interrupted apply left"
+            )
+            && stdout.contains("Plan: 0 to add, 0 to change, 1 to destroy."),
+        "{stdout}"
+    );
     let stdout = succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
     assert!(
         stdout.contains("google_secret_manager_secret_version.key (deposed)")

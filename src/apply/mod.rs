@@ -27,7 +27,9 @@ use crate::addr::InstanceAddr;
 use crate::config::Repo;
 use crate::diag::Diagnostics;
 use crate::lang::Value;
-use crate::plan::{ChangeAction, InstancePlan, PlannedChange, plan_destroy, plan_instance};
+use crate::plan::{
+    ActionReason, ChangeAction, InstancePlan, PlannedChange, plan_destroy, plan_instance,
+};
 use crate::providers::{ProviderError, Registry, RemoteObject};
 use crate::schema::{self, BlockSchema};
 use crate::state::{JournalEntry, PendingCreate, StateDocument, StateResource, StateWriter};
@@ -385,6 +387,8 @@ pub async fn apply_instance(
         .changes
         .iter()
         .filter(|c| c.action != ChangeAction::NoOp)
+        // Deposed objects are work of their own, below.
+        .filter(|c| c.reason != Some(ActionReason::Deposed))
         .map(|c| {
             let address = c.addr.to_string();
             (

@@ -55,6 +55,9 @@ pub enum ActionReason {
     NoLongerInConfig,
     /// Its `count` or `for_each` no longer has this key.
     KeyNoLongerInConfig,
+    /// The old object of a `create_before_destroy` replacement that an interrupted
+    /// apply left behind.
+    Deposed,
 }
 
 /// The change to one resource instance.

@@ -921,6 +921,7 @@ fn plan_with_console(
         }
     }
     walk.plan_orphans(mode);
+    walk.plan_deposed(prior);
     let message = |d: Diagnostic| match d.help {
         Some(help) => format!("{}; {help}", d.message),
         None => d.message,
@@ -1615,6 +1616,32 @@ impl<'r> Walk<'r> {
             .resources
             .iter()
             .find(|r| r.mode == addr.mode && r.type_name == addr.type_name && r.name == addr.name)
+    }
+
+    /// Old objects of `create_before_destroy` replacements that an interrupted apply
+    /// left are deleted.
+    fn plan_deposed(&mut self, prior: Option<&StateDocument>) {
+        for old in prior.iter().flat_map(|p| &p.deposed) {
+            let Ok(addr) = ResourceAddr::parse(&old.address) else {
+                continue;
+            };
+            let before = match schema::resource(&old.type_name) {
+                Some(s) => mark_sensitive(&s.block, conform_state(&old.attributes, &s.block)),
+                None => Value::from_json(&serde_json::Value::Object(old.attributes.clone())),
+            };
+            self.changes.push(PlannedChange {
+                addr,
+                action: ChangeAction::Delete,
+                before: Some(before),
+                after: None,
+                replace_paths: Vec::new(),
+                reason: Some(ActionReason::Deposed),
+                create_before_destroy: true,
+                dependencies: old.dependencies.clone(),
+                previous_address: None,
+                importing: None,
+            });
+        }
     }
 
     /// Resources in the prior state that the specs no longer declare (or, when

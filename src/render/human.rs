@@ -769,6 +769,9 @@ fn reason(change: &PlannedChange) -> Option<String> {
         (Some(ActionReason::NoLongerInConfig), _) => {
             Some(format!("{} is not in configuration", change.addr))
         }
+        (Some(ActionReason::Deposed), _) => {
+            Some("it is the old object of a replacement that an interrupted apply left".to_string())
+        }
         (Some(ActionReason::KeyNoLongerInConfig), InstanceKey::Int(index)) => {
             Some(format!("index [{index}] is out of range for count"))
         }

@@ -133,6 +133,10 @@ fn resource_change(instance: &InstanceAddr, change: &PlannedChange) -> Json {
     if let Some(previous) = &change.previous_address {
         entry.insert("previous_address".into(), previous.clone().into());
     }
+    // Terraform names a deposed object by a key; yagura keeps at most one per address.
+    if change.reason == Some(ActionReason::Deposed) {
+        entry.insert("deposed".into(), "00000001".into());
+    }
     if let Some(id) = &change.importing {
         entry.insert("importing".into(), serde_json::json!({ "id": id }));
     }
