@@ -1077,3 +1077,74 @@ resource "google_secret_manager_secret_version" "db" {
         assert!(!all.contains(&password), "the password leaked");
     }
 }
+
+/// A service removed from the specs is destroyed by the next apply, as any
+/// resource removed from the specs is; its state ends empty.
+#[test]
+fn a_removed_service_is_destroyed() {
+    let fake = Fake::start(&[]);
+    let dir = repo(SPEC);
+    succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    std::fs::remove_dir_all(dir.path().join("services/demo")).expect("removed");
+    let other = dir.path().join("services/other");
+    std::fs::create_dir_all(&other).expect("a service directory");
+    std::fs::write(
+        other.join("main.hcl"),
+        "service \"other\" {\n  owner        = \"team\"\n  environments = [\"development\"]\n}\n\nresource \"random_id\" \"x\" {\n  byte_length = 2\n}\n",
+    )
+    .expect("written");
+
+    let output = yagura(dir.path(), &fake, &["plan", "--detailed-exitcode"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.contains("demo/development: 0 to add, 0 to change, 7 to destroy.")
+            && stdout.contains("# (because google_project.this is not in configuration)")
+            && stdout.contains("other/development: 1 to add"),
+        "{stdout}"
+    );
+    let stdout = succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    assert!(
+        stdout.contains("1 created, 0 changed, 7 destroyed"),
+        "{stdout}"
+    );
+    let project = get(
+        &fake,
+        "cloudresourcemanager",
+        &format!("v3/projects/{PROJECT}"),
+    );
+    assert_eq!(project["state"], "DELETE_REQUESTED", "{project}");
+    assert!(read_state(dir.path()).expect("kept").resources.is_empty());
+    let output = yagura(dir.path(), &fake, &["plan", "--detailed-exitcode"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+}
+
+/// In a protected environment, a removed service's project is not destroyed.
+#[test]
+fn a_removed_service_keeps_its_project_in_a_protected_environment() {
+    let fake = Fake::start(&[]);
+    let dir = support::repo_with(
+        &PLATFORM.replace(
+            "environment \"development\" {}",
+            "environment \"development\" {\n  protected = true\n}",
+        ),
+        SPEC,
+    );
+    succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
+    write_spec(
+        dir.path(),
+        &SPEC.replace("environments = [\"development\"]", "environments = []"),
+    );
+    let output = yagura(dir.path(), &fake, &["plan"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("demo/development/google_project.this would be destroyed because demo/development left the specs, but development is a protected environment"),
+        "{stderr}"
+    );
+}

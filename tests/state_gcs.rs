@@ -300,6 +300,7 @@ fn steps_are_journaled_replayed_by_reads_and_folded_in_by_commit() {
     let instance = instance();
     runtime.block_on(async {
         assert_eq!(backend.read(&instance).await.expect("reads"), None);
+        assert_eq!(backend.list().await.expect("lists"), []);
         let mut writer = backend
             .lock(&instance, &LockInfo::current("apply"), Duration::ZERO)
             .await
@@ -324,6 +325,10 @@ fn steps_are_journaled_replayed_by_reads_and_folded_in_by_commit() {
             )
             .await
             .expect("records");
+        assert_eq!(
+            backend.list().await.expect("lists"),
+            std::slice::from_ref(&instance)
+        );
         assert_eq!(
             objects(&fake.url, "states/svc/dev.journal/").await.len(),
             2,

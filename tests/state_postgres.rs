@@ -365,6 +365,7 @@ fn journal_steps_are_read_back_and_committed_with_a_backup() {
         let backend = PostgresBackend::new(url.clone());
         let instance = InstanceAddr::new("svc", "dev");
         assert_eq!(backend.read(&instance).await.expect("reads"), None);
+        assert_eq!(backend.list().await.expect("lists"), []);
 
         let mut writer = lock(&backend, &instance, &alice(), Duration::ZERO)
             .await
@@ -393,8 +394,10 @@ fn journal_steps_are_read_back_and_committed_with_a_backup() {
             .await
             .expect("records");
 
-        // Another process sees the journal's steps without taking the lock.
+        // Another process sees the journal's steps without taking the lock, and
+        // lists the instance before its first commit.
         let other = PostgresBackend::new(url.clone());
+        assert_eq!(other.list().await.expect("lists"), std::slice::from_ref(&instance));
         let read = other.read(&instance).await.expect("reads").expect("exists");
         assert_eq!(read.lineage, "lin");
         assert_eq!(read.serial, 0);

@@ -137,7 +137,7 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
             }
         },
     };
-    let instances = match &saved {
+    let mut instances: Vec<InstanceAddr> = match &saved {
         Some(saved) => saved.instances.iter().map(|i| i.instance.clone()).collect(),
         None => match select_instances(&repo, &args.services, &args.envs) {
             Ok(i) => i,
@@ -154,19 +154,34 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
             return EXIT_ERROR;
         }
     };
+    let runtime = match super::runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            error_line(format!("cannot start the async runtime: {e}"));
+            return EXIT_ERROR;
+        }
+    };
+    if saved.is_none() {
+        match super::plan::removed_instances(
+            &runtime,
+            backend.as_ref(),
+            &repo,
+            &args.services,
+            &args.envs,
+        ) {
+            Ok(removed) => instances.extend(removed),
+            Err(m) => {
+                error_line(m);
+                return EXIT_ERROR;
+            }
+        }
+    }
     // `--parallelism` bounds the API calls in flight, not the resources being worked
     // on: a resource waiting for a long operation holds no place.
     let registry = match super::plan::registry_with(&repo, args.parallelism) {
         Ok(r) => Arc::new(r),
         Err(m) => {
             error_line(m);
-            return EXIT_ERROR;
-        }
-    };
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            error_line(format!("cannot start the async runtime: {e}"));
             return EXIT_ERROR;
         }
     };

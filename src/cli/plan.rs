@@ -100,6 +100,29 @@ pub(crate) fn select_instances(
     Ok(out)
 }
 
+/// Instances with a stored state that the specs no longer have (their service is
+/// gone, or no longer runs in their environment), within the filters: planned for
+/// deletion. A service filter names services of the specs, so it selects none.
+pub(crate) fn removed_instances(
+    runtime: &tokio::runtime::Runtime,
+    backend: &dyn Backend,
+    repo: &Repo,
+    services: &[String],
+    envs: &[String],
+) -> Result<Vec<InstanceAddr>, String> {
+    if !services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stored = runtime
+        .block_on(backend.list())
+        .map_err(|e| format!("cannot list the stored states: {e}"))?;
+    Ok(stored
+        .into_iter()
+        .filter(|i| !crate::plan::in_specs(repo, i))
+        .filter(|i| envs.is_empty() || envs.contains(&i.env))
+        .collect())
+}
+
 /// The state backend the platform configures.
 pub(crate) fn backend(repo: &Repo, root: &Path) -> Result<Box<dyn Backend>, String> {
     let state = &repo.platform.state;
@@ -363,7 +386,7 @@ pub fn run(root: &Path, args: PlanArgs) -> i32 {
     let Some(repo) = load(root) else {
         return EXIT_ERROR;
     };
-    let instances = match select_instances(&repo, &args.services, &args.envs) {
+    let mut instances = match select_instances(&repo, &args.services, &args.envs) {
         Ok(i) => i,
         Err(d) => {
             print_diagnostics(&d, &repo.sources);
@@ -377,6 +400,26 @@ pub fn run(root: &Path, args: PlanArgs) -> i32 {
             return EXIT_ERROR;
         }
     };
+    let runtime = match super::runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            error_line(format!("cannot start the async runtime: {e}"));
+            return EXIT_ERROR;
+        }
+    };
+    match removed_instances(
+        &runtime,
+        backend.as_ref(),
+        &repo,
+        &args.services,
+        &args.envs,
+    ) {
+        Ok(removed) => instances.extend(removed),
+        Err(m) => {
+            error_line(m);
+            return EXIT_ERROR;
+        }
+    }
     let parallelism = args
         .parallelism
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -395,13 +438,6 @@ pub fn run(root: &Path, args: PlanArgs) -> i32 {
         Ok(r) => Arc::new(r),
         Err(m) => {
             error_line(m);
-            return EXIT_ERROR;
-        }
-    };
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            error_line(format!("cannot start the async runtime: {e}"));
             return EXIT_ERROR;
         }
     };

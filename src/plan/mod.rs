@@ -19,7 +19,7 @@ use crate::diag::Diagnostics;
 use crate::lang::Value;
 use crate::state::StateDocument;
 
-pub use walk::{InstanceGraph, eval_in_instance, import_ids, instance_graph, plan_destroy};
+pub use walk::{InstanceGraph, eval_in_instance, import_ids, instance_graph};
 
 /// What a plan does to one resource instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -171,11 +171,107 @@ impl Plan {
     }
 }
 
-/// Plans one instance against its prior state.
+/// Plans one instance against its prior state. An instance the specs no longer
+/// have (its service is gone, or no longer runs in its environment) is planned for
+/// deletion.
 pub fn plan_instance(
     repo: &Repo,
     instance: &InstanceAddr,
     prior: Option<&StateDocument>,
 ) -> (Option<InstancePlan>, Diagnostics) {
-    walk::plan_instance(repo, instance, prior)
+    match prior {
+        Some(prior) if !in_specs(repo, instance) => plan_removed(repo, instance, prior),
+        _ => walk::plan_instance(repo, instance, prior),
+    }
+}
+
+/// Plans the destruction of every resource of an instance, as `yagura destroy` does.
+pub fn plan_destroy(
+    repo: &Repo,
+    instance: &InstanceAddr,
+    prior: Option<&StateDocument>,
+) -> (Option<InstancePlan>, Diagnostics) {
+    match prior {
+        Some(prior) if !in_specs(repo, instance) => plan_removed(repo, instance, prior),
+        _ => walk::plan_destroy(repo, instance, prior),
+    }
+}
+
+/// Whether the specs have this instance: its service runs in its environment.
+pub fn in_specs(repo: &Repo, instance: &InstanceAddr) -> bool {
+    repo.service(&instance.service)
+        .is_some_and(|s| s.environments.contains(&instance.env))
+}
+
+/// Plans the deletion of every resource of an instance that left the specs. With no
+/// lifecycle left to read, only the protection of protected environments applies;
+/// an environment gone from `yagura.hcl` counts as protected.
+fn plan_removed(
+    repo: &Repo,
+    instance: &InstanceAddr,
+    prior: &StateDocument,
+) -> (Option<InstancePlan>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let protected = repo.environment(&instance.env).is_none_or(|e| e.protected);
+    let mut changes = Vec::new();
+    let deposed = prior
+        .deposed
+        .iter()
+        .map(|r| (r, Some(ActionReason::Deposed)));
+    let current = prior
+        .resources
+        .iter()
+        .map(|r| (r, Some(ActionReason::NoLongerInConfig)));
+    for (resource, reason) in current.chain(deposed) {
+        let addr = match ResourceAddr::parse(&resource.address) {
+            Ok(addr) => addr,
+            Err(m) => {
+                diags.push(crate::diag::Diagnostic::error(format!(
+                    "the state of {instance} holds an invalid address: {m}"
+                )));
+                continue;
+            }
+        };
+        let schema = crate::schema::resource(&resource.type_name);
+        if protected && schema.is_some_and(|s| s.protected_in_protected_envs) {
+            diags.push(
+                crate::diag::Diagnostic::error(format!(
+                    "{instance}/{} would be destroyed because {instance} left the specs, but {} is a protected environment",
+                    resource.address, instance.env
+                ))
+                .help(format!(
+                    "put {} back in the service's environments, or forget the resource with `yagura state rm --service {} --env {} {}`",
+                    instance.env, instance.service, instance.env, resource.address
+                )),
+            );
+        }
+        let before = match schema {
+            Some(s) => diff::mark_sensitive(
+                &s.block,
+                resource::conform_state(&resource.attributes, &s.block),
+            ),
+            None => Value::from_json(&serde_json::Value::Object(resource.attributes.clone())),
+        };
+        changes.push(PlannedChange {
+            addr,
+            action: ChangeAction::Delete,
+            before: Some(before),
+            after: None,
+            replace_paths: Vec::new(),
+            reason,
+            create_before_destroy: false,
+            dependencies: resource.dependencies.clone(),
+            previous_address: None,
+            importing: None,
+        });
+    }
+    changes.sort_by(|a, b| a.addr.cmp(&b.addr));
+    let plan = InstancePlan {
+        instance: instance.clone(),
+        changes,
+        outputs: BTreeMap::new(),
+        prior_lineage: Some(prior.lineage.clone()),
+        prior_serial: Some(prior.serial),
+    };
+    ((!diags.has_errors()).then_some(plan), diags)
 }

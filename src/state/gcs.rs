@@ -575,6 +575,37 @@ impl Backend for GcsBackend {
         })
     }
 
+    fn list(&self) -> StateFuture<'_, Vec<InstanceAddr>> {
+        Box::pin(async move {
+            let bucket = self.bucket();
+            let prefix = match self.prefix.trim_matches('/') {
+                "" => String::new(),
+                p => format!("{p}/"),
+            };
+            let listed = bucket
+                .list(&prefix)
+                .await
+                .map_err(|e| bucket.failed("list", &prefix, e))?;
+            let mut out: Vec<InstanceAddr> = listed
+                .iter()
+                .filter_map(|(name, _)| {
+                    let rest = name.strip_prefix(&prefix)?;
+                    let (service, file) = rest.split_once('/')?;
+                    // A document, or the journal of an instance not yet committed.
+                    let env = match file.split_once(".journal/") {
+                        Some((env, _)) => env,
+                        None => file.strip_suffix(".json")?,
+                    };
+                    (!env.contains('/') && !env.ends_with(".backup"))
+                        .then(|| InstanceAddr::new(service, env))
+                })
+                .collect();
+            out.sort();
+            out.dedup();
+            Ok(out)
+        })
+    }
+
     fn force_unlock<'a>(&'a self, instance: &'a InstanceAddr) -> StateFuture<'a, Option<LockInfo>> {
         Box::pin(async move {
             let bucket = self.bucket();

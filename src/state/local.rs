@@ -174,6 +174,45 @@ impl Backend for LocalBackend {
         Box::pin(async move { blocking(|| self.lock_now(instance, info, wait)) })
     }
 
+    fn list(&self) -> StateFuture<'_, Vec<InstanceAddr>> {
+        Box::pin(async move {
+            blocking(|| {
+                let mut out = Vec::new();
+                let services = match std::fs::read_dir(&self.dir) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == ErrorKind::NotFound => return Ok(out),
+                    Err(source) => {
+                        return Err(StateError::Io {
+                            path: self.dir.clone(),
+                            source,
+                        });
+                    }
+                };
+                for service in services.flatten() {
+                    let Ok(envs) = std::fs::read_dir(service.path()) else {
+                        continue;
+                    };
+                    for env in envs.flatten() {
+                        let name = env.file_name().to_string_lossy().into_owned();
+                        // A document, or the journal of an instance not yet committed.
+                        let env = name
+                            .strip_suffix(".json")
+                            .or_else(|| name.strip_suffix(".journal"));
+                        if let Some(env) = env {
+                            out.push(InstanceAddr::new(
+                                service.file_name().to_string_lossy(),
+                                env,
+                            ));
+                        }
+                    }
+                }
+                out.sort();
+                out.dedup();
+                Ok(out)
+            })
+        })
+    }
+
     fn force_unlock<'a>(
         &'a self,
         _instance: &'a InstanceAddr,
@@ -570,6 +609,29 @@ mod tests {
             .expect("reads")
             .expect("exists");
         assert_eq!(read.resources.len(), 2);
+    }
+
+    #[test]
+    fn list_names_every_instance_with_a_document_or_a_journal() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let backend = LocalBackend::new(dir.path().to_path_buf());
+        assert!(block(backend.list()).expect("lists").is_empty());
+        let (a, b) = (
+            InstanceAddr::new("a", "dev"),
+            InstanceAddr::new("b", "prod"),
+        );
+        let mut writer = block(backend.lock(&a, &info(), Duration::ZERO)).expect("locks");
+        let base = StateDocument::new(a.clone(), "lin".into());
+        block_record(
+            &mut writer,
+            &base,
+            &[JournalEntry::Put(resource("random_id.x", "1"))],
+        )
+        .expect("records");
+        let mut other = block(backend.lock(&b, &info(), Duration::ZERO)).expect("locks");
+        block(other.commit(&StateDocument::new(b.clone(), "lin2".into()))).expect("commits");
+        block(other.commit(&StateDocument::new(b.clone(), "lin2".into()))).expect("commits");
+        assert_eq!(block(backend.list()).expect("lists"), [a, b]);
     }
 
     #[test]

@@ -313,6 +313,10 @@ pub trait Backend: Send + Sync {
         wait: Duration,
     ) -> StateFuture<'a, Box<dyn StateWriter>>;
 
+    /// Every instance that has a stored state, so that instances whose service or
+    /// environment left the specs can be destroyed.
+    fn list(&self) -> StateFuture<'_, Vec<InstanceAddr>>;
+
     /// Releases a lock that its holder left behind; returns who held it. Backends
     /// whose locks die with their holder have nothing to release.
     fn force_unlock<'a>(&'a self, instance: &'a InstanceAddr) -> StateFuture<'a, Option<LockInfo>>;

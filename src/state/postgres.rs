@@ -304,6 +304,28 @@ impl Backend for PostgresBackend {
         })
     }
 
+    fn list(&self) -> StateFuture<'_, Vec<InstanceAddr>> {
+        Box::pin(async move {
+            let client = self.shared_client().await?;
+            let rows = match client
+                .query(
+                    "SELECT service, env FROM yagura_states WHERE document IS NOT NULL \
+                     UNION SELECT service, env FROM yagura_journal ORDER BY 1, 2",
+                    &[],
+                )
+                .await
+            {
+                Ok(rows) => rows,
+                Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),
+                Err(e) => return Err(query_error("list the states")(e)),
+            };
+            Ok(rows
+                .iter()
+                .map(|row| InstanceAddr::new(row.get::<_, String>(0), row.get::<_, String>(1)))
+                .collect())
+        })
+    }
+
     /// Ends the session that holds the instance's lock, if any: a lock dies with its
     /// session, so this is only needed for a holder that hangs without exiting.
     fn force_unlock<'a>(&'a self, instance: &'a InstanceAddr) -> StateFuture<'a, Option<LockInfo>> {
