@@ -480,9 +480,37 @@ impl GcpClient {
         path: &str,
         body: Option<&Json>,
     ) -> Result<Json, GcpError> {
-        let base = self.endpoints.base(api);
-        let url = format!("{base}{path}");
         let path_only = path.split('?').next().unwrap_or(path);
+        let url = reqwest::Url::parse(&format!("{}{path}", self.endpoints.base(api)))
+            .map_err(|e| GcpError::transport(&method, path_only, format!("invalid URL: {e}")))?;
+        let body = body.map(|b| {
+            (
+                "application/json",
+                serde_json::to_vec(b).expect("JSON values serialise"),
+            )
+        });
+        let (_, _, bytes) = self.exchange(api, &method, path_only, url, body).await?;
+        let text = String::from_utf8_lossy(&bytes);
+        if text.trim().is_empty() {
+            return Ok(Json::Object(Default::default()));
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            GcpError::transport(&method, path_only, format!("the response is not JSON: {e}"))
+        })
+    }
+
+    /// One HTTP exchange with an API within its bounds: its own and the total
+    /// permits, a token for HTTPS only, and the adaptive limit told how it went.
+    /// An answer other than 2xx is an error read from Google's envelope; `path`
+    /// (without query) names the call in errors.
+    async fn exchange(
+        &self,
+        api: &str,
+        method: &Method,
+        path: &str,
+        url: reqwest::Url,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), GcpError> {
         let limit = self.limits.get(api);
         let _permit = match limit {
             Some(limit) => Some(
@@ -490,7 +518,7 @@ impl GcpClient {
                     .permits
                     .acquire()
                     .await
-                    .map_err(|e| GcpError::transport(&method, path_only, e.to_string()))?,
+                    .map_err(|e| GcpError::transport(method, path, e.to_string()))?,
             ),
             None => None,
         };
@@ -498,38 +526,48 @@ impl GcpClient {
             .total
             .acquire()
             .await
-            .map_err(|e| GcpError::transport(&method, path_only, e.to_string()))?;
-        let mut request = self.http.request(method.clone(), &url);
+            .map_err(|e| GcpError::transport(method, path, e.to_string()))?;
+        let https = url.scheme() == "https";
+        let mut request = self.http.request(method.clone(), url);
         // Tokens go only to HTTPS endpoints; a loopback fake or emulator gets none.
-        if url.starts_with("https://") {
+        if https {
             let token = self
                 .tokens
                 .token()
                 .await
-                .map_err(|m| GcpError::transport(&method, path_only, m))?;
+                .map_err(|m| GcpError::transport(method, path, m))?;
             request = request.bearer_auth(token);
         }
-        if let Some(body) = body {
-            request = request.json(body);
+        if let Some((content_type, bytes)) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes);
         }
-        tracing::trace!(%method, api, path = path_only, "calling");
+        tracing::trace!(%method, api, path, "calling");
         let response = request
             .send()
             .await
-            .map_err(|e| GcpError::transport(&method, path_only, transport_message(&e)))?;
+            .map_err(|e| GcpError::transport(method, path, transport_message(&e)))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
+        let headers = response.headers().clone();
+        let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let text = response
-            .text()
+        let bytes = response
+            .bytes()
             .await
-            .map_err(|e| GcpError::transport(&method, path_only, transport_message(&e)))?;
+            .map_err(|e| GcpError::transport(method, path, transport_message(&e)))?
+            .to_vec();
         if !status.is_success() {
-            let error = GcpError::from_response(&method, path_only, status, retry_after, &text);
+            let error = GcpError::from_response(
+                method,
+                path,
+                status,
+                retry_after,
+                &String::from_utf8_lossy(&bytes),
+            );
             if let Some(limit) = limit {
                 limit.observe(status, error.status_name.as_deref());
             }
@@ -538,12 +576,7 @@ impl GcpClient {
         if let Some(limit) = limit {
             limit.observe(status, None);
         }
-        if text.trim().is_empty() {
-            return Ok(Json::Object(Default::default()));
-        }
-        serde_json::from_str(&text).map_err(|e| {
-            GcpError::transport(&method, path_only, format!("the response is not JSON: {e}"))
-        })
+        Ok((status, headers, bytes))
     }
 
     /// Makes a call that returns a Google `Operation` and waits for it; `version`
@@ -721,73 +754,21 @@ impl GcpClient {
     async fn call_raw_once(&self, raw: &RawRequest<'_>) -> Result<RawResponse, GcpError> {
         let method = &raw.method;
         let path = raw.path;
-        let base = self.endpoints.base(raw.api);
-        let mut url = reqwest::Url::parse(&format!("{base}{path}"))
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.endpoints.base(raw.api)))
             .map_err(|e| GcpError::transport(method, path, format!("invalid URL: {e}")))?;
         if !raw.query.is_empty() {
             url.query_pairs_mut()
                 .extend_pairs(raw.query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        let _permit = match self.limits.get(raw.api) {
-            Some(limit) => Some(
-                limit
-                    .permits
-                    .acquire()
-                    .await
-                    .map_err(|e| GcpError::transport(method, path, e.to_string()))?,
-            ),
-            None => None,
-        };
-        let _total = self
-            .total
-            .acquire()
-            .await
-            .map_err(|e| GcpError::transport(method, path, e.to_string()))?;
-        let https = url.scheme() == "https";
-        let mut request = self.http.request(method.clone(), url);
-        // Tokens go only to HTTPS endpoints; a loopback fake or emulator gets none.
-        if https {
-            let token = self
-                .tokens
-                .token()
-                .await
-                .map_err(|m| GcpError::transport(method, path, m))?;
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = &raw.body {
-            request = request
-                .header(reqwest::header::CONTENT_TYPE, body.content_type.as_str())
-                .body(body.bytes.clone());
-        }
-        tracing::trace!(%method, api = raw.api, path, "calling");
-        let response = request
-            .send()
-            .await
-            .map_err(|e| GcpError::transport(method, path, transport_message(&e)))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let retry_after = headers
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| GcpError::transport(method, path, transport_message(&e)))?;
-        if !status.is_success() {
-            return Err(GcpError::from_response(
-                method,
-                path,
-                status,
-                retry_after,
-                &String::from_utf8_lossy(&body),
-            ));
-        }
+        let body = raw
+            .body
+            .as_ref()
+            .map(|b| (b.content_type.as_str(), b.bytes.clone()));
+        let (status, headers, body) = self.exchange(raw.api, method, path, url, body).await?;
         Ok(RawResponse {
             status,
             headers,
-            body: body.to_vec(),
+            body,
         })
     }
 }
