@@ -321,7 +321,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> ClientOptions {
         ClientOptions {
-            per_api_concurrency: 32,
+            per_api_concurrency: 64,
             total_concurrency: 64,
             max_attempts: 6,
             min_backoff: Duration::from_millis(200),
