@@ -931,6 +931,13 @@ fn create_before_destroy_deposes_then_deletes_the_old_object() {
             "byte_length = 16\n  keepers = { v = \"2\" }",
         ),
     );
+    // The random key it depends on is replaced new-first too, as in Terraform.
+    let plan = succeeded(&yagura(dir.path(), &fake, &["plan"]));
+    assert!(
+        plan.contains("+/- resource \"random_id\" \"key\"")
+            && plan.contains("+/- resource \"google_secret_manager_secret_version\" \"key\""),
+        "{plan}"
+    );
     let output = yagura(dir.path(), &fake, &["apply", "--auto-approve"]);
     let stdout = succeeded(&output);
     assert!(

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
-use crate::addr::InstanceAddr;
+use crate::addr::{InstanceAddr, static_label};
 use crate::config::Repo;
 use crate::diag::Diagnostics;
 use crate::lang::Value;
@@ -183,34 +183,6 @@ impl Work {
             ChangeAction::Create | ChangeAction::Update | ChangeAction::Replace
         ) && !self.write_done
     }
-}
-
-/// The static label of an address: `module.a["x"].t.n[0]` is `module.a.t.n`.
-pub fn static_label(address: &str) -> String {
-    let mut out = String::with_capacity(address.len());
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in address.chars() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match c {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            '"' if depth > 0 => in_string = true,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// The paths of a schema's sensitive attributes, as the state records them.
@@ -421,29 +393,6 @@ pub async fn apply_instance(
     // all reach the provider's batcher before the first of them is sent.
     let (results, mut finished_calls) = tokio::sync::mpsc::unbounded_channel::<CallResult>();
     let mut calls_in_flight = 0usize;
-    // As in Terraform, create_before_destroy spreads to the replaced resources a
-    // create_before_destroy replacement depends on: the new object needs the new
-    // dependency before the old dependency can go.
-    loop {
-        let spreading: Vec<String> = work
-            .values()
-            .filter(|w| w.action == ChangeAction::Replace && w.create_before_destroy)
-            .flat_map(|w| w.dependencies.iter().cloned())
-            .collect();
-        let mut changed = false;
-        for w in work.values_mut() {
-            if w.action == ChangeAction::Replace
-                && !w.create_before_destroy
-                && spreading.contains(&w.label)
-            {
-                w.create_before_destroy = true;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
     // Which deposed objects (replaced with create_before_destroy) wait for deletion.
     let mut deposed: HashMap<String, StateResource> = HashMap::new();
     // Those an earlier apply left are deleted now, under their own work keys.

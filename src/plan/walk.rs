@@ -950,6 +950,7 @@ fn plan_with_console(
         }
     }
     let mut changes = walk.changes;
+    spread_create_before_destroy(&mut changes);
     changes.sort_by(|a, b| a.addr.cmp(&b.addr));
     let plan = InstancePlan {
         instance: instance.clone(),
@@ -1701,6 +1702,32 @@ impl<'r> Walk<'r> {
                 previous_address: self.moved_from.get(&address).cloned(),
                 importing: None,
             });
+        }
+    }
+}
+
+/// As in Terraform, `create_before_destroy` spreads to the replaced resources that
+/// a `create_before_destroy` replacement depends on: its new object needs their
+/// new objects before their old ones can go.
+fn spread_create_before_destroy(changes: &mut [PlannedChange]) {
+    loop {
+        let needed: BTreeSet<String> = changes
+            .iter()
+            .filter(|c| c.action == ChangeAction::Replace && c.create_before_destroy)
+            .flat_map(|c| c.dependencies.iter().cloned())
+            .collect();
+        let mut spread = false;
+        for change in changes.iter_mut() {
+            if change.action == ChangeAction::Replace
+                && !change.create_before_destroy
+                && needed.contains(&crate::addr::static_label(&change.addr.to_string()))
+            {
+                change.create_before_destroy = true;
+                spread = true;
+            }
+        }
+        if !spread {
+            return;
         }
     }
 }
