@@ -1129,6 +1129,12 @@ fn a_removed_service_is_destroyed() {
     assert!(read_state(dir.path()).expect("kept").resources.is_empty());
     let output = yagura(dir.path(), &fake, &["plan", "--detailed-exitcode"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    // With everything gone, the removed instance is no longer planned at all.
+    assert!(
+        !text(&output.stdout).contains("demo/development"),
+        "{}",
+        text(&output.stdout)
+    );
 }
 
 /// In a protected environment, a removed service's project is not destroyed.

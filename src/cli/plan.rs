@@ -116,11 +116,23 @@ pub(crate) fn removed_instances(
     let stored = runtime
         .block_on(backend.list())
         .map_err(|e| format!("cannot list the stored states: {e}"))?;
-    Ok(stored
+    let mut removed = Vec::new();
+    for instance in stored
         .into_iter()
         .filter(|i| !crate::plan::in_specs(repo, i))
         .filter(|i| envs.is_empty() || envs.contains(&i.env))
-        .collect())
+    {
+        // Once everything of a removed instance is gone, there is nothing to plan.
+        let state = runtime
+            .block_on(backend.read(&instance))
+            .map_err(|e| e.to_string())?;
+        if state.is_some_and(|s| {
+            !s.resources.is_empty() || !s.pending.is_empty() || !s.deposed.is_empty()
+        }) {
+            removed.push(instance);
+        }
+    }
+    Ok(removed)
 }
 
 /// The state backend the platform configures.
