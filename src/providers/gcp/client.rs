@@ -601,39 +601,14 @@ impl GcpClient {
         version: &str,
         operation: Json,
     ) -> Result<Json, GcpError> {
-        let mut operation = operation;
-        let mut delay = self.options.poll_min;
-        let mut polls = 0u32;
-        let deadline = tokio::time::Instant::now() + self.options.operation_timeout;
-        loop {
+        let is_done = |op: &Json| op.get("done").and_then(Json::as_bool) == Some(true);
+        let operation = if is_done(&operation) {
+            operation
+        } else {
             let name = operation
                 .get("name")
                 .and_then(Json::as_str)
-                .unwrap_or_default()
-                .to_string();
-            if operation.get("done").and_then(Json::as_bool) == Some(true) {
-                if let Some(error) = operation.get("error") {
-                    return Err(GcpError {
-                        method: "operation".to_string(),
-                        path: name,
-                        // An operation's error carries a gRPC code, not an HTTP status.
-                        status: None,
-                        status_name: error
-                            .get("code")
-                            .and_then(Json::as_u64)
-                            .and_then(grpc_code_name)
-                            .map(str::to_string),
-                        reason: None,
-                        message: error
-                            .get("message")
-                            .and_then(Json::as_str)
-                            .unwrap_or("the operation failed")
-                            .to_string(),
-                        retry_after: None,
-                    });
-                }
-                return Ok(operation.get("response").cloned().unwrap_or(Json::Null));
-            }
+                .unwrap_or_default();
             if name.is_empty() {
                 return Err(GcpError::transport(
                     &Method::GET,
@@ -641,27 +616,74 @@ impl GcpClient {
                     "an unfinished operation has no name".to_string(),
                 ));
             }
+            let path = format!("{version}/{name}");
+            self.poll(api, &path, operation.clone(), is_done).await?
+        };
+        let name = operation
+            .get("name")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string();
+        match operation.get("error") {
+            Some(error) => Err(GcpError {
+                method: "operation".to_string(),
+                path: name,
+                // An operation's error carries a gRPC code, not an HTTP status.
+                status: None,
+                status_name: error
+                    .get("code")
+                    .and_then(Json::as_u64)
+                    .and_then(grpc_code_name)
+                    .map(str::to_string),
+                reason: None,
+                message: error
+                    .get("message")
+                    .and_then(Json::as_str)
+                    .unwrap_or("the operation failed")
+                    .to_string(),
+                retry_after: None,
+            }),
+            None => Ok(operation.get("response").cloned().unwrap_or(Json::Null)),
+        }
+    }
+
+    /// Reads `path` until `done` holds for what it returns, starting from `first`
+    /// (the answer of the call that started the work): every API's long-running
+    /// work (operations, Cloud SQL operations, DNS changes) is waited for here.
+    /// The first look is at once, as much work is done by then and an early GET
+    /// costs less than a sleep on every create; then the delay doubles from
+    /// `poll_min` to `poll_max`, up to `operation_timeout`. A 404 counts as not
+    /// done yet: right after the call the work may not be readable.
+    pub async fn poll(
+        &self,
+        api: &str,
+        path: &str,
+        first: Json,
+        done: impl Fn(&Json) -> bool,
+    ) -> Result<Json, GcpError> {
+        let mut current = first;
+        let mut delay = self.options.poll_min;
+        let mut polls = 0u32;
+        let deadline = tokio::time::Instant::now() + self.options.operation_timeout;
+        loop {
+            if done(&current) {
+                return Ok(current);
+            }
             if tokio::time::Instant::now() >= deadline {
                 return Err(GcpError::transport(
                     &Method::GET,
-                    &name,
-                    "timed out waiting for the operation".to_string(),
+                    path,
+                    "timed out waiting for the work to finish".to_string(),
                 ));
             }
-            // The first look is at once: many operations are done by then, and an
-            // early extra GET costs less than a sleep on every create.
             if polls > 0 {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(self.options.poll_max);
             }
             polls += 1;
-            operation = match self
-                .call(api, Method::GET, &format!("{version}/{name}"), None)
-                .await
-            {
-                Ok(op) => op,
-                // Right after the call an operation may not be readable yet.
-                Err(e) if e.is_not_found() => operation,
+            current = match self.call(api, Method::GET, path, None).await {
+                Ok(polled) => polled,
+                Err(e) if e.is_not_found() => current,
                 Err(e) => return Err(e),
             };
         }

@@ -308,30 +308,18 @@ async fn wait_change(
     addr: &RecordSetAddr,
     change: Json,
 ) -> Result<(), GcpError> {
-    let mut change = change;
-    let mut delay = client.options.poll_min;
-    let deadline = tokio::time::Instant::now() + client.options.operation_timeout;
-    loop {
-        if change.get("status").and_then(Json::as_str) == Some("done") {
-            return Ok(());
-        }
-        let changes = format!("{}/changes", addr.zone_path());
-        let Some(id) = change.get("id").and_then(Json::as_str).map(str::to_string) else {
-            return Err(poll_failure(changes, "an unfinished change has no id"));
-        };
-        let path = format!("{changes}/{id}");
-        if tokio::time::Instant::now() >= deadline {
-            return Err(poll_failure(path, "timed out waiting for the change"));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(client.options.poll_max);
-        change = match client.call(DNS, Method::GET, &path, None).await {
-            Ok(polled) => polled,
-            // Right after the post a change may not be readable yet.
-            Err(e) if e.is_not_found() => change,
-            Err(e) => return Err(e),
-        };
+    let is_done = |c: &Json| c.get("status").and_then(Json::as_str) == Some("done");
+    if is_done(&change) {
+        return Ok(());
     }
+    let changes = format!("{}/changes", addr.zone_path());
+    let Some(id) = change.get("id").and_then(Json::as_str).map(str::to_string) else {
+        return Err(poll_failure(changes, "an unfinished change has no id"));
+    };
+    client
+        .poll(DNS, &format!("{changes}/{id}"), change, is_done)
+        .await
+        .map(|_| ())
 }
 
 fn poll_failure(path: String, message: &str) -> GcpError {

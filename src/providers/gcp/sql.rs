@@ -328,34 +328,20 @@ async fn poll_until_done(
     project: &str,
     operation: Json,
 ) -> Result<Json, GcpError> {
-    let mut operation = operation;
-    let mut delay = client.options.poll_min;
-    let deadline = tokio::time::Instant::now() + client.options.operation_timeout;
-    loop {
-        if operation_status(&operation) == "DONE" {
-            return Ok(operation);
-        }
-        let name = operation
-            .get("name")
-            .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if name.is_empty() {
-            return Err(polling_error("", "an unfinished operation has no name"));
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(polling_error(&name, "timed out waiting for the operation"));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(client.options.poll_max);
-        let path = format!("v1/projects/{project}/operations/{}", encode(&name));
-        operation = match client.call(SQL, Method::GET, &path, None).await {
-            Ok(op) => op,
-            // Right after the call an operation may not be readable yet.
-            Err(e) if e.is_not_found() => operation,
-            Err(e) => return Err(e),
-        };
+    let is_done = |op: &Json| operation_status(op) == "DONE";
+    if is_done(&operation) {
+        return Ok(operation);
     }
+    let name = operation
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if name.is_empty() {
+        return Err(polling_error("", "an unfinished operation has no name"));
+    }
+    let path = format!("v1/projects/{project}/operations/{}", encode(&name));
+    client.poll(SQL, &path, operation, is_done).await
 }
 
 async fn instance_operations(
