@@ -154,12 +154,8 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            error_line(format!("cannot start the async runtime: {e}"));
-            return EXIT_ERROR;
-        }
+    let Some(runtime) = super::runtime() else {
+        return EXIT_ERROR;
     };
     if saved.is_none() {
         match super::plan::removed_instances(

@@ -53,19 +53,20 @@ pub fn run(root: &Path, args: ConsoleArgs) -> i32 {
     };
     let prior = match (&repo, &instance) {
         (Some(repo), Some(instance)) => {
-            let read = super::plan::backend(repo, root).map(|b| {
-                super::runtime()
-                    .map_err(|e| crate::state::StateError::Runtime(e.to_string()))
-                    .and_then(|r| r.block_on(b.read(instance)))
-            });
-            match read {
-                Ok(Ok(p)) => p,
-                Ok(Err(e)) => {
-                    error_line(e);
-                    return EXIT_ERROR;
-                }
+            let backend = match super::plan::backend(repo, root) {
+                Ok(b) => b,
                 Err(m) => {
                     error_line(m);
+                    return EXIT_ERROR;
+                }
+            };
+            let Some(runtime) = super::runtime() else {
+                return EXIT_ERROR;
+            };
+            match runtime.block_on(backend.read(instance)) {
+                Ok(p) => p,
+                Err(e) => {
+                    error_line(e);
                     return EXIT_ERROR;
                 }
             }

@@ -62,12 +62,8 @@ pub fn run(root: &Path, args: DriftArgs) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            error_line(format!("cannot start the async runtime: {e}"));
-            return EXIT_ERROR;
-        }
+    let Some(runtime) = super::runtime() else {
+        return EXIT_ERROR;
     };
     let mut diags = Diagnostics::default();
     let results = runtime.block_on(async {

@@ -185,11 +185,19 @@ pub(crate) fn load(root: &Path) -> Option<Repo> {
     (!diags.has_errors()).then_some(repo)
 }
 
-/// The async runtime a command runs its state and cloud calls on.
-pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+/// The async runtime a command runs its state and cloud calls on; on failure the
+/// error is printed and `None` returned.
+pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(e) => {
+            error_line(format!("cannot start the async runtime: {e}"));
+            None
+        }
+    }
 }
 
 /// Prints a one-line error (no source span) to stderr.

@@ -412,12 +412,8 @@ pub fn run(root: &Path, args: PlanArgs) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            error_line(format!("cannot start the async runtime: {e}"));
-            return EXIT_ERROR;
-        }
+    let Some(runtime) = super::runtime() else {
+        return EXIT_ERROR;
     };
     match removed_instances(
         &runtime,

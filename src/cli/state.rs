@@ -101,10 +101,7 @@ fn session(root: &Path, args: &InstanceArgs) -> Result<Session, i32> {
         error_line(m);
         EXIT_ERROR
     })?;
-    let runtime = super::runtime().map_err(|e| {
-        error_line(format!("cannot start the async runtime: {e}"));
-        EXIT_ERROR
-    })?;
+    let runtime = super::runtime().ok_or(EXIT_ERROR)?;
     Ok(Session {
         repo,
         backend,

@@ -197,8 +197,6 @@ pub enum StateError {
     /// A network backend failed (connection, query, HTTP); the message says which.
     #[error("{0}")]
     Backend(String),
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(String),
     #[error("{instance} is locked by {holder}")]
     Locked {
         instance: InstanceAddr,
