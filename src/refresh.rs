@@ -47,6 +47,7 @@ pub async fn refresh(
     prior: &StateDocument,
 ) -> Result<Refreshed, RefreshError> {
     let mut state = prior.clone();
+    let env = prior.instance.env.as_str();
     let mut drift = Vec::new();
     let mut unrefreshed_types = BTreeSet::new();
     // Polled together in this task, so that reads which can share a request (the
@@ -55,14 +56,14 @@ pub async fn refresh(
     let resources = std::mem::take(&mut state.resources);
     let mut kept: Vec<Option<StateResource>> = vec![None; resources.len()];
     for (i, resource) in resources.into_iter().enumerate() {
-        if registry.provider(&resource.type_name).is_none() {
+        if registry.provider(&resource.type_name, env).is_none() {
             unrefreshed_types.insert(resource.type_name.clone());
             kept[i] = Some(resource);
             continue;
         }
         reads.push(async move {
             let provider = registry
-                .provider(&resource.type_name)
+                .provider(&resource.type_name, env)
                 .expect("checked above");
             let stored = RemoteObject {
                 provider_id: resource.provider_id.clone(),
@@ -160,7 +161,7 @@ pub async fn import_blocks(
         let addr = crate::addr::ResourceAddr::parse(&to)
             .map_err(|m| format!("{instance}: {to} is not a resource address: {m}"))?;
         let provider = registry
-            .provider(&addr.type_name)
+            .provider(&addr.type_name, &instance.env)
             .ok_or_else(|| format!("{instance}: this build cannot import {}", addr.type_name))?;
         let object = provider
             .import(&addr.type_name, &id)

@@ -236,11 +236,12 @@ pub fn stored_resource(
 /// Calls the provider for one step.
 async fn invoke(
     registry: &Registry,
+    env: &str,
     call: &Call,
     after: Option<Value>,
     prior: Option<RemoteObject>,
 ) -> Result<Option<RemoteObject>, ProviderError> {
-    let Some(provider) = registry.provider(&call.type_name) else {
+    let Some(provider) = registry.provider(&call.type_name, env) else {
         return Err(ProviderError::Unsupported {
             type_name: call.type_name.clone(),
             operation: "apply",
@@ -287,7 +288,7 @@ pub async fn resolve_pending(
 ) -> Result<(), String> {
     let pending = state.pending.clone();
     for intent in pending {
-        let Some(provider) = context.registry.provider(&intent.type_name) else {
+        let Some(provider) = context.registry.provider(&intent.type_name, &instance.env) else {
             return Err(format!(
                 "an earlier apply of {instance} was interrupted while creating {}, and this build cannot read {} to find out whether it exists",
                 intent.address, intent.type_name
@@ -587,9 +588,10 @@ pub async fn apply_instance(
                 step: call.step,
             });
             let registry = context.registry.clone();
+            let env = instance.env.clone();
             turn.push(Box::pin(async move {
                 let start = Instant::now();
-                let invoked = AssertUnwindSafe(invoke(&registry, &call, after, prior))
+                let invoked = AssertUnwindSafe(invoke(&registry, &env, &call, after, prior))
                     .catch_unwind()
                     .await;
                 let result = invoked.unwrap_or_else(|_| {

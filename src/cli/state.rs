@@ -333,7 +333,7 @@ pub fn import(root: &Path, args: ImportArgs) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let Some(provider) = registry.provider(&addr.type_name) else {
+    let Some(provider) = registry.provider(&addr.type_name, &s.instance.env) else {
         error_line(format!("this build cannot import {}", addr.type_name));
         return EXIT_ERROR;
     };

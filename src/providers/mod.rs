@@ -5,10 +5,13 @@
 //! take a resource's attributes and return what the API reports.
 
 pub mod gcp;
+pub mod kubernetes;
 pub mod random;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
 
@@ -119,6 +122,9 @@ pub trait Provider: Send + Sync {
 pub struct Registry {
     random: random::RandomProvider,
     gcp: Option<gcp::GcpProvider>,
+    /// The provider of each environment's cluster, by environment name; environments
+    /// may share a cluster, and then share its provider.
+    kubernetes: BTreeMap<String, Arc<kubernetes::KubernetesProvider>>,
 }
 
 impl Registry {
@@ -133,16 +139,33 @@ impl Registry {
         self
     }
 
+    /// Adds the provider of the cluster that an environment's namespaces land in.
+    pub fn with_cluster(
+        mut self,
+        env: &str,
+        cluster: Arc<kubernetes::KubernetesProvider>,
+    ) -> Registry {
+        self.kubernetes.insert(env.to_string(), cluster);
+        self
+    }
+
     /// Whether a type lives only in state (`random_*`): creating one calls no API,
     /// so an interrupted create leaves nothing behind.
     pub fn is_local(type_name: &str) -> bool {
         type_name.starts_with("random_")
     }
 
-    /// The provider of a type, or `None` when this build cannot reach its API.
-    pub fn provider(&self, type_name: &str) -> Option<&dyn Provider> {
+    /// The provider of a type in an environment, or `None` when this build cannot
+    /// reach its API (or the environment names no cluster, for Kubernetes types).
+    pub fn provider(&self, type_name: &str, env: &str) -> Option<&dyn Provider> {
         if Registry::is_local(type_name) {
             return Some(&self.random);
+        }
+        if kubernetes::KubernetesProvider::supports(type_name) {
+            return self
+                .kubernetes
+                .get(env)
+                .map(|cluster| cluster.as_ref() as &dyn Provider);
         }
         match &self.gcp {
             Some(gcp) if gcp::GcpProvider::supports(type_name) => Some(gcp),
