@@ -206,8 +206,10 @@ impl Shared {
     fn event(&self, event: &Event) {
         match &self.display {
             Display::Lines(writer) => {
+                // One write a line: the writer is often unbuffered stderr.
+                let text = format!("{} {}\n", timestamp(), line(event));
                 let mut writer = lock(writer);
-                let _ = writeln!(writer, "{} {}", timestamp(), line(event));
+                let _ = writer.write_all(text.as_bytes());
                 let _ = writer.flush();
             }
             Display::Bars(bars) => {
@@ -221,8 +223,9 @@ impl Shared {
     fn line(&self, text: &str) {
         match &self.display {
             Display::Lines(writer) => {
+                let text = format!("{text}\n");
                 let mut writer = lock(writer);
-                let _ = writeln!(writer, "{text}");
+                let _ = writer.write_all(text.as_bytes());
                 let _ = writer.flush();
             }
             Display::Bars(bars) => {
