@@ -30,6 +30,7 @@ use crate::lang::Value;
 use crate::plan::{
     ActionReason, ChangeAction, InstancePlan, PlannedChange, plan_destroy, plan_instance,
 };
+use crate::providers::priority::with_priority;
 use crate::providers::{ProviderError, Registry, RemoteObject};
 use crate::schema::{self, BlockSchema};
 use crate::state::{JournalEntry, PendingCreate, StateDocument, StateResource, StateWriter};
@@ -416,6 +417,7 @@ pub async fn apply_instance(
         );
     }
 
+    let heights = heights(&work);
     // The plan the steps take their values from: the one made before the apply at
     // first, and made again (lazily) once a finished step changed the state.
     let mut current: Option<InstancePlan> = Some(plan);
@@ -589,11 +591,15 @@ pub async fn apply_instance(
             });
             let registry = context.registry.clone();
             let env = instance.env.clone();
+            let priority = heights.get(&call.address).copied().unwrap_or(1);
             turn.push(Box::pin(async move {
                 let start = Instant::now();
-                let invoked = AssertUnwindSafe(invoke(&registry, &env, &call, after, prior))
-                    .catch_unwind()
-                    .await;
+                let invoked = AssertUnwindSafe(with_priority(
+                    priority,
+                    invoke(&registry, &env, &call, after, prior),
+                ))
+                .catch_unwind()
+                .await;
                 let result = invoked.unwrap_or_else(|_| {
                     Err(ProviderError::Invalid {
                         type_name: call.type_name.clone(),
@@ -766,6 +772,52 @@ fn static_type(address: &str) -> String {
 }
 
 /// Work that can no longer run because something it needs failed or was skipped.
+/// How many writes wait, one after another, on each piece of work, itself
+/// included: the length of the longest chain of its dependents. When more calls
+/// are ready than may be in flight, those with the longest chain behind them go
+/// first, so that the critical path is not stretched by work that nothing waits on.
+fn heights(work: &BTreeMap<String, Work>) -> HashMap<String, u32> {
+    let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (address, w) in work {
+        for dependency in &w.dependencies {
+            dependents
+                .entry(dependency.as_str())
+                .or_default()
+                .push(address.as_str());
+        }
+    }
+    fn height<'w>(
+        address: &'w str,
+        work: &'w BTreeMap<String, Work>,
+        dependents: &HashMap<&str, Vec<&'w str>>,
+        memo: &mut HashMap<&'w str, u32>,
+    ) -> u32 {
+        if let Some(known) = memo.get(address) {
+            return *known;
+        }
+        // Counted as 1 while it is being measured, so a cycle cannot recurse forever.
+        memo.insert(address, 1);
+        let label = work.get(address).map_or(address, |w| w.label.as_str());
+        let behind = dependents
+            .get(label)
+            .into_iter()
+            .flatten()
+            .filter(|d| **d != address)
+            .map(|d| height(d, work, dependents, memo))
+            .max()
+            .unwrap_or(0);
+        memo.insert(address, behind + 1);
+        behind + 1
+    }
+    let mut memo = HashMap::new();
+    for address in work.keys() {
+        height(address, work, &dependents, &mut memo);
+    }
+    memo.into_iter()
+        .map(|(address, h)| (address.to_string(), h))
+        .collect()
+}
+
 fn blocked_reasons(work: &BTreeMap<String, Work>) -> Vec<(String, String)> {
     let broken: Vec<(&String, &Work)> = work
         .iter()

@@ -6,6 +6,7 @@
 
 pub mod gcp;
 pub mod kubernetes;
+pub mod priority;
 pub mod random;
 
 use std::collections::BTreeMap;

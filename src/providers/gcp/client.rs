@@ -16,6 +16,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value as Json;
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::providers::priority::PrioritySemaphore;
+
 /// The Google APIs yagura calls, by their discovery names.
 pub const APIS: &[(&str, &str)] = &[
     (
@@ -339,7 +341,8 @@ pub struct GcpClient {
     endpoints: Endpoints,
     tokens: Arc<dyn TokenSource>,
     limits: BTreeMap<String, ApiLimit>,
-    total: Semaphore,
+    /// Every API's calls in flight; freed places go to the calls more work waits on.
+    total: PrioritySemaphore,
     pub options: ClientOptions,
 }
 
@@ -438,7 +441,7 @@ impl GcpClient {
             endpoints,
             tokens,
             limits,
-            total: Semaphore::new(options.total_concurrency.max(1)),
+            total: PrioritySemaphore::new(options.total_concurrency.max(1)),
             options,
         })
     }
@@ -522,11 +525,7 @@ impl GcpClient {
             ),
             None => None,
         };
-        let _total = self
-            .total
-            .acquire()
-            .await
-            .map_err(|e| GcpError::transport(method, path, e.to_string()))?;
+        let _total = self.total.acquire().await;
         let https = url.scheme() == "https";
         let mut request = self.http.request(method.clone(), url);
         // Tokens go only to HTTPS endpoints; a loopback fake or emulator gets none.
