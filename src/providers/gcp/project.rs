@@ -73,11 +73,13 @@ fn empty_as_null(labels: Json) -> Json {
     }
 }
 
-/// The stored attributes of a project as Google describes it.
+/// The stored attributes of a project as Google describes it; its billing info is
+/// read unless a call that just set it returned it.
 async fn project_object(
     client: &GcpClient,
     project: &Json,
     deletion_policy: &str,
+    billing: Option<Json>,
 ) -> Result<RemoteObject, GcpError> {
     let project_id = project
         .get("projectId")
@@ -88,14 +90,19 @@ async fn project_object(
         .get("parent")
         .and_then(Json::as_str)
         .unwrap_or_default();
-    let billing = client
-        .call(
-            BILLING,
-            Method::GET,
-            &format!("v1/projects/{project_id}/billingInfo"),
-            None,
-        )
-        .await?;
+    let billing = match billing {
+        Some(billing) => billing,
+        None => {
+            client
+                .call(
+                    BILLING,
+                    Method::GET,
+                    &format!("v1/projects/{project_id}/billingInfo"),
+                    None,
+                )
+                .await?
+        }
+    };
     let billing_account = billing
         .get("billingAccountName")
         .and_then(Json::as_str)
@@ -175,14 +182,18 @@ pub(super) async fn read_project(
         Err(e) => return Err(e),
     };
     let policy = stored_str(stored, "deletion_policy").unwrap_or("PREVENT");
-    project_object(client, &project, policy).await.map(Some)
+    project_object(client, &project, policy, None)
+        .await
+        .map(Some)
 }
 
+/// Links a project to a billing account (or unlinks it); returns the billing info
+/// Google answers with.
 async fn set_billing(
     client: &GcpClient,
     project_id: &str,
     account: Option<&str>,
-) -> Result<(), GcpError> {
+) -> Result<Json, GcpError> {
     let name = account
         .map(|a| format!("billingAccounts/{a}"))
         .unwrap_or_default();
@@ -194,7 +205,6 @@ async fn set_billing(
             Some(&json!({ "billingAccountName": name })),
         )
         .await
-        .map(|_| ())
 }
 
 pub(super) async fn create_project(
@@ -244,18 +254,21 @@ pub(super) async fn create_project(
         }
         Err(e) => return Err(api_error(T, e)),
     };
-    if let Some(account) = planned_str(planned, "billing_account") {
-        set_billing(client, project_id, Some(account))
-            .await
-            .map_err(|e| api_error(T, e))?;
-    }
+    let billing = match planned_str(planned, "billing_account") {
+        Some(account) => Some(
+            set_billing(client, project_id, Some(account))
+                .await
+                .map_err(|e| api_error(T, e))?,
+        ),
+        None => None,
+    };
     let policy = planned_str(planned, "deletion_policy").unwrap_or("PREVENT");
     let project = if created.get("projectId").is_some() {
         created
     } else {
         json!({ "projectId": project_id })
     };
-    let object = project_object(client, &project, policy)
+    let object = project_object(client, &project, policy, billing)
         .await
         .map_err(|e| api_error(T, e))?;
     Ok(object)
@@ -308,12 +321,16 @@ pub(super) async fn update_project(
             .await
             .map_err(|e| api_error(T, e))?;
     }
-    let billing = planned_str(planned, "billing_account");
-    if billing != stored_str(stored, "billing_account") {
-        set_billing(client, project_id, billing)
-            .await
-            .map_err(|e| api_error(T, e))?;
-    }
+    let account = planned_str(planned, "billing_account");
+    let billing = if account != stored_str(stored, "billing_account") {
+        Some(
+            set_billing(client, project_id, account)
+                .await
+                .map_err(|e| api_error(T, e))?,
+        )
+    } else {
+        None
+    };
     let policy = planned_str(planned, "deletion_policy").unwrap_or("PREVENT");
     let project = get_project(client, project_id)
         .await
@@ -324,7 +341,7 @@ pub(super) async fn update_project(
                 format!("project {project_id} disappeared during the update"),
             )
         })?;
-    project_object(client, &project, policy)
+    project_object(client, &project, policy, billing)
         .await
         .map_err(|e| api_error(T, e))
 }
@@ -377,7 +394,7 @@ pub(super) async fn import_project(
         .await
         .map_err(|e| api_error(T, e))?
         .ok_or_else(|| invalid(T, format!("project {project_id} does not exist")))?;
-    project_object(client, &project, "PREVENT")
+    project_object(client, &project, "PREVENT", None)
         .await
         .map_err(|e| api_error(T, e))
 }
