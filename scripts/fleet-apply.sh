@@ -1,21 +1,18 @@
 #!/usr/bin/env bash
-# Applies examples/fleet against fake-gcp (and the Cloud Spanner emulator when
-# google-cloud-cli ships it), in a scratch copy so the example stays clean, then
-# plans again to show what is left.
+# Applies examples/fleet against fake-gcp, one fake-kube per cluster (dev and
+# prod), and the Cloud Spanner emulator when google-cloud-cli ships it, in a
+# scratch copy so the example stays clean; then plans again, which should find
+# nothing to do (exit 0).
 #
 #   scripts/fleet-apply.sh             apply, then plan --detailed-exitcode
 #   scripts/fleet-apply.sh --keep      keep the scratch copy and print its path
-#
-# Kubernetes resources need a Kubernetes provider, which this build does not have
-# yet: they, and the Google resources that depend on them, are reported as failed
-# and skipped, and the script exits 1.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 keep=0
 [ "${1:-}" = "--keep" ] && keep=1
 
-cargo build --release --quiet --manifest-path "$repo/Cargo.toml" --bin yagura --bin fake-gcp
+cargo build --release --quiet --manifest-path "$repo/Cargo.toml" --bin yagura --bin fake-gcp --bin fake-kube
 bin="$repo/target/release"
 work=$(mktemp -d "${TMPDIR:-/tmp}/yagura-fleet.XXXXXX")
 pids=()
@@ -38,6 +35,17 @@ while read -r api url; do
   export "YAGURA_ENDPOINT_${api^^}=$url"
 done < <(python3 -c 'import json,sys; [print(k, v) for k, v in json.loads(sys.argv[1]).items() if k != "oauth2"]' "$endpoints")
 
+# One fake Kubernetes API server per cluster of yagura.hcl; each prints its URL first.
+for cluster in dev prod; do
+  mkfifo "$work/kube-$cluster.out"
+  setsid "$bin/fake-kube" --listen 127.0.0.1:0 >"$work/kube-$cluster.out" 2>"$work/kube-$cluster.err" &
+  pids+=($!)
+  read -r line <"$work/kube-$cluster.out"
+  url=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["url"])' "$line")
+  export "YAGURA_CLUSTER_ENDPOINT_${cluster^^}=$url"
+  echo "Kubernetes: cluster $cluster at $url" >&2
+done
+
 emulator=/usr/lib/google-cloud-sdk/bin/cloud_spanner_emulator
 if [ -x "$emulator/gateway_main" ]; then
   port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -59,6 +67,8 @@ status=0
 "$bin/yagura" -C "$work/fleet" apply --auto-approve || status=$?
 echo
 echo "== plan after apply =="
-"$bin/yagura" -C "$work/fleet" plan --detailed-exitcode >"$work/plan.out" 2>&1 || true
+plan=0
+"$bin/yagura" -C "$work/fleet" plan --detailed-exitcode >"$work/plan.out" 2>&1 || plan=$?
 tail -n 1 "$work/plan.out"
-exit "$status"
+[ "$status" = 0 ] || exit "$status"
+exit "$plan"

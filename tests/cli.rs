@@ -443,6 +443,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn refresh_reads_local_resources_and_names_what_it_cannot_read() {
+    // Without a cluster, development's namespaces cannot be read.
     let repo = fixture(
         r#"
 service "svc" {
@@ -471,6 +472,12 @@ resource "kubernetes_namespace_v1" "ns" {
                                       "uid": "u-1", "resource_version": "1", "generation": 0}]}}
     ]);
     write_state(repo.path(), "development", resources);
+    let platform = PLATFORM.replace(
+        "environment \"development\" {\n  cluster = \"dev\"\n}",
+        "environment \"development\" {}",
+    );
+    assert_ne!(platform, PLATFORM);
+    std::fs::write(repo.path().join("yagura.hcl"), platform).expect("write yagura.hcl");
     let out = yagura(repo.path(), &["plan", "--detailed-exitcode"]);
     assert_eq!(
         out.status.code(),
@@ -480,7 +487,9 @@ resource "kubernetes_namespace_v1" "ns" {
         text(&out.stderr)
     );
     assert!(
-        text(&out.stderr).contains("this build cannot read kubernetes_namespace_v1 yet"),
+        text(&out.stderr).contains(
+            "environment `development` names no cluster, so kubernetes_namespace_v1 cannot be read"
+        ),
         "{}",
         text(&out.stderr)
     );

@@ -14,7 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::providers::Registry;
-use crate::providers::gcp::{ClientOptions, DefaultCredentials, Endpoints, GcpClient, GcpProvider};
+use crate::providers::gcp::{
+    ClientOptions, DefaultCredentials, Endpoints, GcpClient, GcpProvider, TokenSource,
+};
+use crate::providers::kubernetes::{Cluster, ClusterOptions, KubernetesProvider};
 use crate::refresh::Drift;
 use crate::render;
 use crate::state::gcs::GcsBackend;
@@ -184,6 +187,8 @@ fn refresh_all(
     diags: &mut Diagnostics,
 ) -> Vec<Result<Option<StateDocument>, Failed>> {
     let mut unrefreshed = BTreeSet::new();
+    // Kubernetes types in environments that name no cluster, by environment.
+    let mut clusterless: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let results = runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for (i, prior) in priors.into_iter().enumerate() {
@@ -226,7 +231,16 @@ fn refresh_all(
                         "{instance}/{address} {what} outside yagura"
                     )));
                 }
-                unrefreshed.extend(refreshed.unrefreshed_types);
+                for type_name in refreshed.unrefreshed_types {
+                    if KubernetesProvider::supports(&type_name) {
+                        clusterless
+                            .entry(instance.env.clone())
+                            .or_default()
+                            .insert(type_name);
+                    } else {
+                        unrefreshed.insert(type_name);
+                    }
+                }
                 Ok(Some(refreshed.state))
             }
         };
@@ -237,6 +251,16 @@ fn refresh_all(
             "this build cannot read {} yet; they are planned against the stored state",
             types.join(", ")
         )));
+    }
+    for (env, types) in clusterless {
+        let types: Vec<&str> = types.iter().map(String::as_str).collect();
+        diags.push(
+            Diagnostic::warning(format!(
+                "environment `{env}` names no cluster, so {} cannot be read; they are planned against the stored state",
+                types.join(", ")
+            ))
+            .help("set `cluster` in the environment to a platform `cluster` block"),
+        );
     }
     out
 }
@@ -270,18 +294,103 @@ fn gcp_client_with(repo: &Repo, options: ClientOptions) -> Result<Arc<GcpClient>
     Ok(Arc::new(client))
 }
 
-/// The providers: local ones, and Google's through the configured endpoints.
+/// The providers: local ones, Google's through the configured endpoints, and
+/// each environment's cluster.
 pub(crate) fn registry(repo: &Repo) -> Result<Registry, String> {
-    Ok(Registry::local().with_gcp(GcpProvider::new(gcp_client(repo)?)))
+    let registry = Registry::local().with_gcp(GcpProvider::new(gcp_client(repo)?));
+    with_clusters(registry, repo, ClusterOptions::default())
 }
 
-/// The providers, with at most `parallelism` Google API calls in flight.
+/// The providers, with at most `parallelism` Google API calls in flight, and as
+/// many calls in flight to each cluster.
 pub(crate) fn registry_with(repo: &Repo, parallelism: usize) -> Result<Registry, String> {
     let options = ClientOptions {
         total_concurrency: parallelism.max(1),
         ..ClientOptions::default()
     };
-    Ok(Registry::local().with_gcp(GcpProvider::new(gcp_client_with(repo, options)?)))
+    let registry = Registry::local().with_gcp(GcpProvider::new(gcp_client_with(repo, options)?));
+    let cluster_options = ClusterOptions {
+        concurrency: parallelism.max(1),
+        ..ClusterOptions::default()
+    };
+    with_clusters(registry, repo, cluster_options)
+}
+
+/// Adds the provider of each environment's cluster; environments that name one
+/// cluster share its provider. Credentials are looked up at the first call.
+fn with_clusters(
+    mut registry: Registry,
+    repo: &Repo,
+    options: ClusterOptions,
+) -> Result<Registry, String> {
+    let tokens: Arc<dyn TokenSource> = Arc::new(DefaultCredentials::default());
+    let mut providers: BTreeMap<&str, Arc<KubernetesProvider>> = BTreeMap::new();
+    for env in &repo.environments {
+        let Some(name) = env.cluster.as_deref() else {
+            continue;
+        };
+        // The loader reports an environment naming an undeclared cluster.
+        let Some(block) = repo
+            .platform
+            .clusters
+            .iter()
+            .find(|c| c.labels.first().map(String::as_str) == Some(name))
+        else {
+            continue;
+        };
+        let provider = match providers.get(name) {
+            Some(provider) => provider.clone(),
+            None => {
+                let (cluster, source) = cluster_config(name, block)?;
+                // The CA always comes from yagura.hcl; the endpoint maybe from a variable.
+                let provider = KubernetesProvider::new(&cluster, tokens.clone(), options.clone())
+                    .map_err(|e| {
+                    if e.contains("`ca_certificate`") {
+                        format!("{}: {e}", crate::config::PLATFORM_FILE)
+                    } else {
+                        format!("{source}: {e}")
+                    }
+                })?;
+                let provider = Arc::new(provider);
+                providers.insert(name, provider.clone());
+                provider
+            }
+        };
+        registry = registry.with_cluster(&env.name, provider);
+    }
+    Ok(registry)
+}
+
+/// A platform `cluster` block, with its endpoint overridden by
+/// `YAGURA_CLUSTER_ENDPOINT_<NAME>` (upper case, `-` as `_`), and where the
+/// endpoint came from, for errors.
+fn cluster_config(name: &str, block: &crate::config::Block) -> Result<(Cluster, String), String> {
+    let file = crate::config::PLATFORM_FILE;
+    let literal = |attribute: &str| -> Result<Option<String>, String> {
+        match block.body.attribute(attribute) {
+            None => Ok(None),
+            Some(attr) => match attr.expr.as_literal_str() {
+                Some(text) => Ok(Some(text.to_string())),
+                None => Err(format!(
+                    "{file}: `{attribute}` of cluster {name:?} must be a literal string"
+                )),
+            },
+        }
+    };
+    let var = format!(
+        "YAGURA_CLUSTER_ENDPOINT_{}",
+        name.to_uppercase().replace('-', "_")
+    );
+    let (endpoint, source) = match std::env::var(&var) {
+        Ok(url) => (Some(url), var),
+        Err(_) => (literal("endpoint")?, file.to_string()),
+    };
+    let cluster = Cluster {
+        name: name.to_string(),
+        endpoint,
+        ca_certificate: literal("ca_certificate")?,
+    };
+    Ok((cluster, source))
 }
 
 /// Plans the selected instances in parallel; returns the plan and every diagnostic.

@@ -8,6 +8,7 @@ pub mod gcp;
 pub mod kubernetes;
 pub mod priority;
 pub mod random;
+pub mod retry;
 
 use std::collections::BTreeMap;
 use std::future::Future;

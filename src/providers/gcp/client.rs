@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use crate::providers::retry::{Backoff, Transient, is_loopback, retrying};
 use reqwest::{Method, StatusCode};
 use serde_json::Value as Json;
 use tokio::sync::{OnceCell, Semaphore};
@@ -100,15 +100,6 @@ impl Endpoints {
 
     pub fn base(&self, api: &str) -> &str {
         self.0.get(api).map_or("", String::as_str)
-    }
-}
-
-fn is_loopback(url: &reqwest::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 
@@ -459,21 +450,15 @@ impl GcpClient {
         body: Option<&Json>,
     ) -> Result<Json, GcpError> {
         let attempt = || self.call_once(api, method.clone(), path, body);
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.options.min_backoff)
-            .with_max_delay(self.options.max_backoff)
-            .with_max_times(self.options.max_attempts.saturating_sub(1))
-            .with_jitter();
-        attempt
-            .retry(backoff)
-            .sleep(tokio::time::sleep)
-            .when(GcpError::is_retryable)
-            .adjust(|e: &GcpError, planned| match (e.retry_after, planned) {
-                (Some(server), Some(planned)) => Some(server.max(planned)),
-                (_, planned) => planned,
-            })
-            .notify(|e: &GcpError, wait| tracing::debug!(error = %e, ?wait, "retrying"))
-            .await
+        retrying(
+            Backoff {
+                max_attempts: self.options.max_attempts,
+                min_delay: self.options.min_backoff,
+                max_delay: self.options.max_backoff,
+            },
+            attempt,
+        )
+        .await
     }
 
     async fn call_once(
@@ -751,25 +736,19 @@ impl GcpClient {
     /// except that [`Retry::Never`] makes a single attempt.
     pub async fn call_raw(&self, request: &RawRequest<'_>) -> Result<RawResponse, GcpError> {
         let attempt = || self.call_raw_once(request);
-        let times = match request.retry {
-            Retry::Transient => self.options.max_attempts.saturating_sub(1),
-            Retry::Never => 0,
+        let max_attempts = match request.retry {
+            Retry::Transient => self.options.max_attempts,
+            Retry::Never => 1,
         };
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.options.min_backoff)
-            .with_max_delay(self.options.max_backoff)
-            .with_max_times(times)
-            .with_jitter();
-        attempt
-            .retry(backoff)
-            .sleep(tokio::time::sleep)
-            .when(GcpError::is_retryable)
-            .adjust(|e: &GcpError, planned| match (e.retry_after, planned) {
-                (Some(server), Some(planned)) => Some(server.max(planned)),
-                (_, planned) => planned,
-            })
-            .notify(|e: &GcpError, wait| tracing::debug!(error = %e, ?wait, "retrying"))
-            .await
+        retrying(
+            Backoff {
+                max_attempts,
+                min_delay: self.options.min_backoff,
+                max_delay: self.options.max_backoff,
+            },
+            attempt,
+        )
+        .await
     }
 
     async fn call_raw_once(&self, raw: &RawRequest<'_>) -> Result<RawResponse, GcpError> {
@@ -838,6 +817,16 @@ fn transport_message(e: &reqwest::Error) -> String {
         kind.to_string()
     } else {
         format!("{kind}: {detail}")
+    }
+}
+
+impl Transient for GcpError {
+    fn is_retryable(&self) -> bool {
+        GcpError::is_retryable(self)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 }
 
