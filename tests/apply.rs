@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use support::{Fake, PLATFORM, PROJECT, SPEC, text, write_spec};
+use support::{Fake, PLATFORM, PROJECT, SPEC, succeeded, text, write_spec};
 use yagura::addr::InstanceAddr;
 use yagura::state::Backend;
 use yagura::state::local::LocalBackend;
@@ -25,16 +25,6 @@ fn yagura(dir: &Path, fake: &Fake, args: &[&str]) -> Output {
     command(dir, fake, args)
         .output()
         .expect("the yagura binary runs")
-}
-
-fn succeeded(output: &Output) -> String {
-    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
 }
 
 /// GETs a path of one of the fake's APIs.

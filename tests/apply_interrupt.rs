@@ -4,10 +4,10 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value as Json;
-use support::{Fake, PLATFORM, PROJECT, SPEC, text};
+use support::{Fake, PLATFORM, PROJECT, SPEC, succeeded, text};
 use yagura::addr::InstanceAddr;
 use yagura::state::Backend;
 use yagura::state::local::LocalBackend;
@@ -20,16 +20,6 @@ fn repo() -> tempfile::TempDir {
 
 fn command(dir: &Path, fake: &Fake, args: &[&str]) -> Command {
     support::yagura_command(dir, fake, args)
-}
-
-fn succeeded(output: &Output) -> String {
-    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
 }
 
 /// GETs a path of one of the fake's APIs.

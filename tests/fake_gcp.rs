@@ -1,37 +1,23 @@
 //! `fake-gcp` end to end: start the binary, talk to it over plain HTTP the way a
 //! Google client would, and check Google's shapes, errors, faults and lags.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use support::{Answer, FakeProcess};
 
 const ORG: &str = "organizations/123456789012";
 const BILLING_ACCOUNT: &str = "billingAccounts/01ABCD-234567-89EFGH";
 
 /// A running `fake-gcp`, killed when dropped so no test leaves it behind.
 struct FakeGcp {
-    child: Child,
+    child: FakeProcess,
     base_urls: Value,
     client: reqwest::Client,
-}
-
-impl Drop for FakeGcp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// An answer: status, `Retry-After` header, JSON body (`null` when not JSON).
-struct Answer {
-    status: StatusCode,
-    retry_after: Option<String>,
-    body: Value,
 }
 
 impl Answer {
@@ -47,28 +33,15 @@ impl FakeGcp {
         if let Some(discovery) = support::discovery_dir() {
             command.arg("--discovery").arg(discovery);
         }
-        let child = command
-            .args(extra_args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("fake-gcp starts");
+        let (child, base_urls) = support::spawn_fake(command.args(extra_args), "fake-gcp");
         // reqwest is built without a default TLS provider; it wants one even for the
         // plain HTTP used here. Installing twice fails harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut fake = FakeGcp {
+        FakeGcp {
             child,
-            base_urls: Value::Null,
+            base_urls,
             client: reqwest::Client::new(),
-        };
-        let stdout = fake.child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("fake-gcp prints its base URLs");
-        fake.base_urls = serde_json::from_str(&line).expect("the first line is a JSON object");
-        fake
+        }
     }
 
     fn url(&self, api: &str, path: &str) -> String {
@@ -81,19 +54,7 @@ impl FakeGcp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("the fake answers");
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let body = response.json().await.unwrap_or(Value::Null);
-        Answer {
-            status,
-            retry_after,
-            body,
-        }
+        Answer::read(request.send().await.expect("the fake answers")).await
     }
 
     async fn get(&self, api: &str, path: &str) -> Answer {

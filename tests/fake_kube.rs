@@ -11,6 +11,7 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use support::Answer;
 use support::kube::{FakeKube, schemas_dir};
 
 const APPLY: &str = "application/apply-patch+yaml";
@@ -21,14 +22,6 @@ const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";
 struct Kube {
     fake: FakeKube,
     client: reqwest::Client,
-}
-
-/// An answer: status, `Retry-After` header, JSON body (`null` when not JSON).
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    retry_after: Option<String>,
-    body: Value,
 }
 
 impl Answer {
@@ -76,19 +69,7 @@ impl Kube {
                 .header("Content-Type", content_type.unwrap_or("application/json"))
                 .body(body.to_string());
         }
-        let response = request.send().await.expect("the fake answers");
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let body = response.json().await.unwrap_or(Value::Null);
-        Answer {
-            status,
-            retry_after,
-            body,
-        }
+        Answer::read(request.send().await.expect("the fake answers")).await
     }
 
     async fn get(&self, path: &str) -> Answer {
@@ -107,8 +88,13 @@ impl Kube {
         self.call(Method::DELETE, path, None, None).await
     }
 
+    /// Server-side apply by yagura.
+    async fn apply(&self, path: &str, body: Value) -> Answer {
+        self.apply_as(path, "yagura", "", body).await
+    }
+
     /// Server-side apply by `manager`; `query` is appended (`&force=true`).
-    async fn apply(&self, path: &str, manager: &str, query: &str, body: Value) -> Answer {
+    async fn apply_as(&self, path: &str, manager: &str, query: &str, body: Value) -> Answer {
         let path = format!("{path}?fieldManager={manager}{query}");
         self.call(Method::PATCH, &path, Some(APPLY), Some(&body))
             .await
@@ -126,8 +112,6 @@ impl Kube {
         let answer = self
             .apply(
                 &format!("/api/v1/namespaces/{name}"),
-                "yagura",
-                "",
                 json!({"apiVersion": "v1", "kind": "Namespace",
                        "metadata": {"name": name, "labels": labels}}),
             )
@@ -135,6 +119,14 @@ impl Kube {
         assert!(answer.status.is_success(), "{}", answer.body);
         answer
     }
+}
+
+fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+fn service_account(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})
 }
 
 fn quota(name: &str, hard: Value) -> Value {
@@ -196,20 +188,16 @@ async fn a_field_dropped_from_an_apply_is_removed_unless_someone_else_owns_it() 
     let first = kube
         .apply(
             path,
-            "yagura",
-            "",
             quota("q", json!({"pods": "4", "secrets": "5", "configmaps": "6"})),
         )
         .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     let other = kube
-        .apply(path, "other", "", quota("q", json!({"configmaps": "6"})))
+        .apply_as(path, "other", "", quota("q", json!({"configmaps": "6"})))
         .await;
     assert_eq!(other.status, StatusCode::OK, "{}", other.body);
 
-    let dropped = kube
-        .apply(path, "yagura", "", quota("q", json!({"pods": "4"})))
-        .await;
+    let dropped = kube.apply(path, quota("q", json!({"pods": "4"}))).await;
     assert_eq!(dropped.status, StatusCode::OK, "{}", dropped.body);
     assert_eq!(
         dropped.body["spec"]["hard"],
@@ -253,8 +241,6 @@ async fn an_apply_conflicts_with_another_managers_field_until_forced() {
     let refused = kube
         .apply(
             path,
-            "yagura",
-            "",
             json!({"apiVersion": "v1", "kind": "Namespace",
                    "metadata": {"name": "team-a", "labels": {"x": "1", "y": "1"}}}),
         )
@@ -278,7 +264,7 @@ async fn an_apply_conflicts_with_another_managers_field_until_forced() {
     assert_eq!(unchanged.body["metadata"]["labels"]["x"], "2");
 
     let forced = kube
-        .apply(
+        .apply_as(
             path,
             "yagura",
             "&force=true",
@@ -387,7 +373,7 @@ async fn a_deleted_namespace_terminates_then_disappears() {
     kube.apply_namespace("team-a", json!({})).await;
     let quota_path = "/api/v1/namespaces/team-a/resourcequotas/q";
     let quota_created = kube
-        .apply(quota_path, "yagura", "", quota("q", json!({"pods": "1"})))
+        .apply(quota_path, quota("q", json!({"pods": "1"})))
         .await;
     assert_eq!(quota_created.status, StatusCode::CREATED);
 
@@ -406,9 +392,7 @@ async fn a_deleted_namespace_terminates_then_disappears() {
     let inside = kube
         .apply(
             "/api/v1/namespaces/team-a/serviceaccounts/app",
-            "yagura",
-            "",
-            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "app"}}),
+            service_account("app"),
         )
         .await;
     assert_eq!(inside.status, StatusCode::FORBIDDEN);
@@ -486,8 +470,6 @@ async fn quantities_are_canonicalised() {
     let answer = kube
         .apply(
             "/api/v1/namespaces/team-a/resourcequotas/q",
-            "yagura",
-            "",
             quota(
                 "q",
                 json!({"requests.cpu": "1000m", "limits.cpu": "0.5", "pods": "1000",
@@ -509,8 +491,6 @@ async fn quantities_are_canonicalised() {
     let limits = kube
         .apply(
             "/api/v1/namespaces/team-a/limitranges/l",
-            "yagura",
-            "",
             json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "l"},
                    "spec": {"limits": [{"type": "Container",
                                         "default": {"cpu": "100m", "memory": "0.5Gi"},
@@ -532,8 +512,6 @@ async fn quantities_are_canonicalised() {
     let invalid = kube
         .apply(
             "/api/v1/namespaces/team-a/resourcequotas/bad",
-            "yagura",
-            "",
             quota("bad", json!({"pods": "lots"})),
         )
         .await;
@@ -556,7 +534,7 @@ async fn a_role_binding_keeps_its_role_ref() {
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
                "subjects": [{"kind": "Group", "name": "team-a"}]})
     };
-    let created = kube.apply(&path, "yagura", "", binding("view")).await;
+    let created = kube.apply(&path, binding("view")).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     // A Group subject gets the RBAC group by default.
     assert_eq!(
@@ -567,7 +545,7 @@ async fn a_role_binding_keeps_its_role_ref() {
         created.fields_of("yagura", "Apply"),
         json!({"f:roleRef": {}, "f:subjects": {}})
     );
-    let changed = kube.apply(&path, "yagura", "", binding("edit")).await;
+    let changed = kube.apply(&path, binding("edit")).await;
     assert_eq!(changed.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         changed.body["message"],
@@ -583,8 +561,6 @@ async fn a_role_binding_keeps_its_role_ref() {
     let role = kube
         .apply(
             &format!("{RBAC}/clusterroles/system:team-reader"),
-            "yagura",
-            "",
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                    "metadata": {"name": "system:team-reader"},
                    "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}]}),
@@ -600,9 +576,7 @@ async fn writes_into_a_missing_namespace_are_404() {
     let answer = kube
         .apply(
             "/api/v1/namespaces/nowhere/serviceaccounts/app",
-            "yagura",
-            "",
-            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "app"}}),
+            service_account("app"),
         )
         .await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
@@ -629,12 +603,7 @@ async fn writes_into_a_missing_namespace_are_404() {
 async fn bad_names_and_mismatched_bodies_are_refused() {
     let kube = Kube::start(&[]);
     let bad = kube
-        .apply(
-            "/api/v1/namespaces/Bad_Name",
-            "yagura",
-            "",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "Bad_Name"}}),
-        )
+        .apply("/api/v1/namespaces/Bad_Name", namespace("Bad_Name"))
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.body["reason"], "Invalid");
@@ -655,33 +624,19 @@ async fn bad_names_and_mismatched_bodies_are_refused() {
         .await;
     assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
 
-    let other_name = kube
-        .apply(
-            "/api/v1/namespaces/a",
-            "yagura",
-            "",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "b"}}),
-        )
-        .await;
+    let other_name = kube.apply("/api/v1/namespaces/a", namespace("b")).await;
     assert_eq!(other_name.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         other_name.body["message"],
         "the name of the object (b) does not match the name on the URL (a)"
     );
     let other_kind = kube
-        .apply(
-            "/api/v1/namespaces/a",
-            "yagura",
-            "",
-            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a"}}),
-        )
+        .apply("/api/v1/namespaces/a", service_account("a"))
         .await;
     assert_eq!(other_kind.status, StatusCode::BAD_REQUEST);
     let other_version = kube
         .apply(
             "/api/v1/namespaces/a",
-            "yagura",
-            "",
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Namespace",
                    "metadata": {"name": "a"}}),
         )
@@ -696,7 +651,7 @@ async fn bad_names_and_mismatched_bodies_are_refused() {
             Method::PATCH,
             "/api/v1/namespaces/a",
             Some(APPLY),
-            Some(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}})),
+            Some(&namespace("a")),
         )
         .await;
     assert_eq!(no_manager.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -717,8 +672,6 @@ async fn writes_are_checked_against_the_schemas() {
     let answer = kube
         .apply(
             "/api/v1/namespaces/team-a/resourcequotas/q",
-            "yagura",
-            "",
             quota("q", json!(["pods"])),
         )
         .await;
@@ -734,8 +687,6 @@ async fn writes_are_checked_against_the_schemas() {
     let scopes = kube
         .apply(
             "/api/v1/namespaces/team-a/resourcequotas/q",
-            "yagura",
-            "",
             json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
                    "spec": {"hard": {"pods": "1"}, "scopes": "Terminating"}}),
         )
@@ -775,11 +726,11 @@ async fn writes_are_checked_against_the_schemas() {
 async fn dry_runs_store_nothing() {
     let kube = Kube::start(&[]);
     let answer = kube
-        .apply(
+        .apply_as(
             "/api/v1/namespaces/team-a",
             "yagura",
             "&dryRun=All",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}),
+            namespace("team-a"),
         )
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);

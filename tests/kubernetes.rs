@@ -4,14 +4,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value as Json, json};
 use support::kube::FakeKube;
-use support::{text, write_spec};
-use yagura::addr::InstanceAddr;
-use yagura::state::Backend;
-use yagura::state::local::LocalBackend;
+use support::{succeeded, text, write_spec, yagura_in};
 
 /// A platform with one cluster, whose endpoint the tests override: a name with a
 /// `-` shows how it maps to the variable's name.
@@ -147,41 +144,35 @@ fn repo(spec: &str) -> tempfile::TempDir {
 /// `yagura -C dir ARGS` with the cluster's endpoint pointed at the fake and no
 /// Google endpoint at all: nothing here may call Google.
 fn yagura(dir: &Path, kube: &FakeKube, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_yagura"))
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
+    yagura_in(dir, args)
         .env("YAGURA_CLUSTER_ENDPOINT_DEV_EAST", kube.url())
-        .stdin(Stdio::null())
         .output()
         .expect("the yagura binary runs")
 }
 
-fn succeeded(output: &Output) -> String {
-    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
+/// Applies and checks that the summary line reports `summary`.
+fn apply(dir: &Path, kube: &FakeKube, summary: &str) {
+    let stdout = succeeded(&yagura(dir, kube, &["apply", "--auto-approve"]));
+    assert!(stdout.contains(summary), "{stdout}");
 }
 
-fn apply(dir: &Path, kube: &FakeKube) -> String {
-    succeeded(&yagura(dir, kube, &["apply", "--auto-approve"]))
+/// Checks that an apply failed with `summary`, and returns its stdout and the
+/// line that reports the failure of `address`.
+fn failed(output: &Output, summary: &str, address: &str) -> (String, String) {
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(summary), "{stdout}");
+    let failure = stdout
+        .lines()
+        .find(|l| l.contains(address) && l.contains("failed"))
+        .expect("the failure is listed")
+        .to_owned();
+    (stdout, failure)
 }
 
+/// Checks that a plan shows no changes: `--detailed-exitcode` exits 0.
 fn no_changes(dir: &Path, kube: &FakeKube) {
-    let output = yagura(dir, kube, &["plan", "--detailed-exitcode"]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "a plan after apply shows no changes:\n{}\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
+    succeeded(&yagura(dir, kube, &["plan", "--detailed-exitcode"]));
 }
 
 /// reqwest is built without a default TLS back-end; the binary installs ring, and so do tests.
@@ -238,28 +229,33 @@ fn apply_as(kube: &FakeKube, manager: &str, path: &str, body: Json) {
     patch_as(kube, manager, path, "application/apply-patch+yaml", body);
 }
 
+/// Makes `SPEC`'s namespace by hand, as `kubectl apply --server-side` does, with
+/// `team` as its label; returns its uid.
+fn namespace_by_kubectl(kube: &FakeKube, team: &str) -> Json {
+    apply_as(
+        kube,
+        "kubectl",
+        PATHS[0],
+        json!({"apiVersion": "v1", "kind": "Namespace",
+               "metadata": {"name": "payments", "labels": {"team": team}}}),
+    );
+    get(kube, PATHS[0]).expect("made by hand")["metadata"]["uid"].clone()
+}
+
 fn labels(object: &Json) -> &Json {
     &object["metadata"]["labels"]
 }
 
+/// Reads the state that an apply wrote.
 fn read_state(dir: &Path) -> yagura::state::StateDocument {
-    support::runtime()
-        .block_on(
-            LocalBackend::new(dir.join("state")).read(&InstanceAddr::new("demo", "development")),
-        )
-        .expect("the state is readable")
-        .expect("the state is written")
+    support::read_state(dir).expect("the state is written")
 }
 
 #[test]
 fn apply_creates_converges_updates_reverts_drift_and_destroys_the_namespace_last() {
     let kube = FakeKube::start(&[]);
     let dir = repo(SPEC);
-    let stdout = apply(dir.path(), &kube);
-    assert!(
-        stdout.contains("6 created, 0 changed, 0 destroyed"),
-        "{stdout}"
-    );
+    apply(dir.path(), &kube, "6 created, 0 changed, 0 destroyed");
     for path in PATHS {
         assert!(get(&kube, path).is_some(), "{path} exists after apply");
     }
@@ -318,11 +314,7 @@ fn apply_creates_converges_updates_reverts_drift_and_destroys_the_namespace_last
         dir.path(),
         &SPEC.replace("team = \"payments\"", "team = \"billing\""),
     );
-    let stdout = apply(dir.path(), &kube);
-    assert!(
-        stdout.contains("0 created, 1 changed, 0 destroyed"),
-        "{stdout}"
-    );
+    apply(dir.path(), &kube, "0 created, 1 changed, 0 destroyed");
     let namespace = get(&kube, PATHS[0]).expect("still there");
     assert_eq!(labels(&namespace)["team"], "billing");
     no_changes(dir.path(), &kube);
@@ -356,11 +348,7 @@ fn apply_creates_converges_updates_reverts_drift_and_destroys_the_namespace_last
             && stdout.contains("1 resource drifted"),
         "{stdout}"
     );
-    let stdout = apply(dir.path(), &kube);
-    assert!(
-        stdout.contains("0 created, 1 changed, 0 destroyed"),
-        "{stdout}"
-    );
+    apply(dir.path(), &kube, "0 created, 1 changed, 0 destroyed");
     let namespace = get(&kube, PATHS[0]).expect("still there");
     assert_eq!(labels(&namespace)["team"], "billing");
     assert_eq!(
@@ -405,22 +393,14 @@ fn apply_creates_converges_updates_reverts_drift_and_destroys_the_namespace_last
     }
     // The same objects can be made again at once.
     write_spec(dir.path(), SPEC);
-    let stdout = apply(dir.path(), &kube);
-    assert!(stdout.contains("6 created"), "{stdout}");
+    apply(dir.path(), &kube, "6 created");
 }
 
 #[test]
 fn import_adopts_an_existing_namespace_and_checks_the_id() {
     let kube = FakeKube::start(&[]);
     let dir = repo(SPEC);
-    apply_as(
-        &kube,
-        "kubectl",
-        PATHS[0],
-        json!({"apiVersion": "v1", "kind": "Namespace",
-               "metadata": {"name": "payments", "labels": {"team": "payments"}}}),
-    );
-    let uid = get(&kube, PATHS[0]).expect("made by hand")["metadata"]["uid"].clone();
+    let uid = namespace_by_kubectl(&kube, "payments");
     let instance = ["--service", "demo", "--env", "development"];
     let mut args = vec!["import", "kubernetes_namespace_v1.ns", "payments"];
     args.extend(instance);
@@ -442,8 +422,7 @@ fn import_adopts_an_existing_namespace_and_checks_the_id() {
     assert!(stderr.contains("\"NAMESPACE/NAME\""), "{stderr}");
 
     // The rest is created; the namespace is the one that was there.
-    let stdout = apply(dir.path(), &kube);
-    assert!(stdout.contains("5 created"), "{stdout}");
+    apply(dir.path(), &kube, "5 created");
     assert_eq!(get(&kube, PATHS[0]).expect("kept")["metadata"]["uid"], uid);
     no_changes(dir.path(), &kube);
 }
@@ -452,42 +431,22 @@ fn import_adopts_an_existing_namespace_and_checks_the_id() {
 fn a_create_adopts_an_object_shaped_alike_and_refuses_one_shaped_differently() {
     let kube = FakeKube::start(&[]);
     // The namespace exists with the same label: the create adopts it.
-    apply_as(
-        &kube,
-        "kubectl",
-        PATHS[0],
-        json!({"apiVersion": "v1", "kind": "Namespace",
-               "metadata": {"name": "payments", "labels": {"team": "payments"}}}),
-    );
-    let uid = get(&kube, PATHS[0]).expect("made by hand")["metadata"]["uid"].clone();
+    let uid = namespace_by_kubectl(&kube, "payments");
     let dir = repo(SPEC);
-    let stdout = apply(dir.path(), &kube);
-    assert!(stdout.contains("6 created"), "{stdout}");
+    apply(dir.path(), &kube, "6 created");
     assert_eq!(get(&kube, PATHS[0]).expect("kept")["metadata"]["uid"], uid);
     no_changes(dir.path(), &kube);
 
     // Another namespace whose label another manager set to another value: a
     // conflict that names the manager; what lives in the namespace is skipped.
     let kube = FakeKube::start(&[]);
-    apply_as(
-        &kube,
-        "kubectl",
-        PATHS[0],
-        json!({"apiVersion": "v1", "kind": "Namespace",
-               "metadata": {"name": "payments", "labels": {"team": "someone-else"}}}),
-    );
+    namespace_by_kubectl(&kube, "someone-else");
     let dir = repo(SPEC);
-    let output = yagura(dir.path(), &kube, &["apply", "--auto-approve"]);
-    let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
-    assert!(
-        stdout.contains("0 created, 0 changed, 0 destroyed, 1 failed, 5 skipped"),
-        "{stdout}"
+    let (_, failure) = failed(
+        &yagura(dir.path(), &kube, &["apply", "--auto-approve"]),
+        "0 created, 0 changed, 0 destroyed, 1 failed, 5 skipped",
+        "kubernetes_namespace_v1.ns",
     );
-    let failure = stdout
-        .lines()
-        .find(|l| l.contains("kubernetes_namespace_v1.ns") && l.contains("failed"))
-        .expect("the failure is listed");
     assert!(
         failure.contains("kubectl") && failure.contains("409"),
         "{failure}"
@@ -529,17 +488,11 @@ resource "kubernetes_service_account_v1" "after_broken" {
 "#
     );
     let dir = repo(&spec);
-    let output = yagura(dir.path(), &kube, &["apply", "--auto-approve"]);
-    let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
-    assert!(
-        stdout.contains("6 created, 0 changed, 0 destroyed, 1 failed, 1 skipped"),
-        "{stdout}"
+    let (stdout, failure) = failed(
+        &yagura(dir.path(), &kube, &["apply", "--auto-approve"]),
+        "6 created, 0 changed, 0 destroyed, 1 failed, 1 skipped",
+        "kubernetes_resource_quota_v1.broken",
     );
-    let failure = stdout
-        .lines()
-        .find(|l| l.contains("kubernetes_resource_quota_v1.broken") && l.contains("failed"))
-        .expect("the failure is listed");
     assert!(
         failure.contains("422") && failure.contains("Invalid"),
         "{failure}"
@@ -572,8 +525,7 @@ fn faults_and_throttling_are_retried_until_the_cluster_converges() {
         "1458",
     ]);
     let dir = repo(SPEC);
-    let stdout = apply(dir.path(), &kube);
-    assert!(stdout.contains("6 created"), "{stdout}");
+    apply(dir.path(), &kube, "6 created");
     let requests = requests(&kube);
     assert_eq!(
         requests["PATCH api/v1/namespaces/{namespace}"], 2,
@@ -592,8 +544,7 @@ fn faults_and_throttling_are_retried_until_the_cluster_converges() {
     }
     no_changes(dir.path(), &kube);
     write_spec(dir.path(), NO_RESOURCES);
-    let stdout = apply(dir.path(), &kube);
-    assert!(stdout.contains("6 destroyed"), "{stdout}");
+    apply(dir.path(), &kube, "6 destroyed");
     assert!(get_through_faults(&kube, PATHS[0]).is_none());
 }
 
@@ -634,19 +585,11 @@ fn get_through_faults(kube: &FakeKube, path: &str) -> Option<Json> {
 /// `yagura -C dir ARGS` with the cluster endpoint of `yagura.hcl` or the given
 /// override, and Google credentials that do not exist.
 fn yagura_without_credentials(dir: &Path, endpoint: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_yagura"));
-    command
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env_remove("YAGURA_CLUSTER_ENDPOINT_DEV_EAST")
-        .env(
-            "GOOGLE_APPLICATION_CREDENTIALS",
-            dir.join("no-such-key.json"),
-        )
-        .stdin(Stdio::null());
+    let mut command = yagura_in(dir, args);
+    command.env_remove("YAGURA_CLUSTER_ENDPOINT_DEV_EAST").env(
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        dir.join("no-such-key.json"),
+    );
     if let Some(endpoint) = endpoint {
         command.env("YAGURA_CLUSTER_ENDPOINT_DEV_EAST", endpoint);
     }
@@ -677,13 +620,11 @@ fn endpoints_are_checked_and_credentials_are_needed_only_by_calls() {
 
     // An HTTPS cluster needs a token; without credentials nothing is sent, and
     // the create is refused before any call.
-    let output = yagura_without_credentials(dir.path(), None, &["apply", "--auto-approve"]);
-    let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
-    let failure = stdout
-        .lines()
-        .find(|l| l.contains("kubernetes_namespace_v1.ns") && l.contains("failed"))
-        .expect("the failure is listed");
+    let (_, failure) = failed(
+        &yagura_without_credentials(dir.path(), None, &["apply", "--auto-approve"]),
+        "1 failed",
+        "kubernetes_namespace_v1.ns",
+    );
     assert!(failure.contains("no Google credentials found"), "{failure}");
     assert!(
         read_state(dir.path()).pending.is_empty(),

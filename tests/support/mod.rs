@@ -1,4 +1,5 @@
-//! What the tests that run `fake-gcp` share: starting it, a client for it, a runtime.
+//! What the tests that run the fakes share: starting `fake-gcp` and a client for
+//! it, reading a fake's answers, running `yagura`, a runtime.
 
 // Each test crate includes this module and uses a part of it.
 #![allow(dead_code)]
@@ -6,18 +7,22 @@
 pub mod kube;
 
 use std::io::{BufRead, BufReader, Write};
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use serde_json::Value as Json;
+use yagura::addr::InstanceAddr;
 use yagura::lang::Value;
 use yagura::providers::gcp::{ClientOptions, DefaultCredentials, Endpoints, GcpClient};
+use yagura::state::local::LocalBackend;
+use yagura::state::{Backend, StateDocument};
 
 /// A running fake-gcp, killed when dropped.
 pub struct Fake {
-    child: Child,
+    _process: FakeProcess,
     pub endpoints: Json,
     _seed: Option<tempfile::NamedTempFile>,
 }
@@ -50,21 +55,9 @@ impl Fake {
         if let Some(discovery) = discovery_dir() {
             command.arg("--discovery").arg(discovery);
         }
-        let mut child = command
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("fake-gcp starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("fake-gcp prints its endpoints");
-        let endpoints: Json = serde_json::from_str(&line).expect("the first line is a JSON object");
+        let (process, endpoints) = spawn_fake(command.args(args), "fake-gcp");
         Fake {
-            child,
+            _process: process,
             endpoints,
             _seed: seed,
         }
@@ -104,37 +97,96 @@ impl Fake {
     }
 }
 
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Returns the folder of Google's discovery documents that the fake checks requests
 /// against: `../shared/reference/gcp-discovery` beside the repository, read in place.
 ///
 /// Without it the fake runs unchecked, with a warning; on CI (`CI=true`) its absence
 /// fails the test, so that a broken checkout cannot pass unnoticed.
 pub fn discovery_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/gcp-discovery");
+    static WARNING: Once = Once::new();
+    reference_dir(
+        "gcp-discovery",
+        "Google's discovery documents",
+        "fake-gcp",
+        "requests",
+        &WARNING,
+    )
+}
+
+/// Returns `../shared/reference/<folder>` beside the repository, which holds the
+/// `documents` that `fake` checks `checked` against, read in place.
+///
+/// Without it the fake runs unchecked, with a warning printed once through
+/// `warning`; on CI (`CI=true`) its absence fails the test, so that a broken
+/// checkout cannot pass unnoticed.
+pub fn reference_dir(
+    folder: &str,
+    documents: &str,
+    fake: &str,
+    checked: &str,
+    warning: &Once,
+) -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference")
+        .join(folder);
     if dir.is_dir() {
         return Some(dir);
     }
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!(
-            "the discovery documents are missing: {} is not a folder; fake-gcp must check requests on CI",
+            "{documents} are missing: {} is not a folder; {fake} must check {checked} on CI",
             dir.display()
         );
     }
-    static WARNING: Once = Once::new();
-    WARNING.call_once(|| {
+    warning.call_once(|| {
         eprintln!(
-            "warning: {} is missing; fake-gcp runs without checking requests against Google's discovery documents",
+            "warning: {} is missing; {fake} runs without checking {checked} against {documents}",
             dir.display()
         );
     });
     None
+}
+
+/// A fake's process, killed when dropped so that no test leaves it behind.
+pub struct FakeProcess(Child);
+
+impl Deref for FakeProcess {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for FakeProcess {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for FakeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a fake with stdin piped, so that it exits with the test (given
+/// `--exit-on-stdin-eof`), and returns it with the JSON object it prints first.
+pub fn spawn_fake(command: &mut Command, fake: &str) -> (FakeProcess, Json) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{fake} does not start: {error}"));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap_or_else(|error| panic!("{fake} prints no first line: {error}"));
+    let first_line = serde_json::from_str(&line).expect("the first line is a JSON object");
+    (FakeProcess(child), first_line)
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -167,6 +219,16 @@ pub fn repo_with(platform: &str, spec: &str) -> tempfile::TempDir {
     dir
 }
 
+/// Reads the local state of `demo` in `development` from a repo, `None` before
+/// the first apply.
+pub fn read_state(dir: &std::path::Path) -> Option<StateDocument> {
+    runtime()
+        .block_on(
+            LocalBackend::new(dir.join("state")).read(&InstanceAddr::new("demo", "development")),
+        )
+        .expect("the state is readable")
+}
+
 /// Replaces the spec of service `demo`.
 pub fn write_spec(dir: &std::path::Path, spec: &str) {
     let service = dir.join("services/demo");
@@ -174,8 +236,8 @@ pub fn write_spec(dir: &std::path::Path, spec: &str) {
     std::fs::write(service.join("main.hcl"), spec).expect("write the spec");
 }
 
-/// `yagura -C dir ARGS` against the fake, with no terminal on stdin.
-pub fn yagura_command(dir: &std::path::Path, fake: &Fake, args: &[&str]) -> Command {
+/// `yagura -C dir ARGS` with no colour, no `RUST_LOG` and no terminal on stdin.
+pub fn yagura_in(dir: &std::path::Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_yagura"));
     command
         .arg("-C")
@@ -183,8 +245,14 @@ pub fn yagura_command(dir: &std::path::Path, fake: &Fake, args: &[&str]) -> Comm
         .args(args)
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
-        .env_remove("SPANNER_EMULATOR_HOST")
         .stdin(Stdio::null());
+    command
+}
+
+/// `yagura -C dir ARGS` against the fake, with no terminal on stdin.
+pub fn yagura_command(dir: &std::path::Path, fake: &Fake, args: &[&str]) -> Command {
+    let mut command = yagura_in(dir, args);
+    command.env_remove("SPANNER_EMULATOR_HOST");
     for (api, url) in fake.endpoints.as_object().expect("an endpoint map") {
         command.env(
             format!("YAGURA_ENDPOINT_{}", api.to_uppercase()),
@@ -196,6 +264,43 @@ pub fn yagura_command(dir: &std::path::Path, fake: &Fake, args: &[&str]) -> Comm
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Checks that a run of yagura exited 0 and returns its stdout.
+pub fn succeeded(output: &Output) -> String {
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// An HTTP answer: status, `Retry-After` header, JSON body (`null` when not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    pub retry_after: Option<String>,
+    pub body: Json,
+}
+
+impl Answer {
+    /// Reads a response to its end.
+    pub async fn read(response: reqwest::Response) -> Answer {
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let body = response.json().await.unwrap_or(Json::Null);
+        Answer {
+            status,
+            retry_after,
+            body,
+        }
+    }
 }
 
 /// A project with an API, a service account granted a role, and a secret whose

@@ -26,6 +26,7 @@ use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use crate::errors::ApiError;
+use crate::serving;
 
 /// The largest request body read; Google's own limit for JSON APIs is far lower
 /// than anything a test sends.
@@ -135,7 +136,8 @@ impl Discovery {
         let value: Value = serde_json::from_slice(body).map_err(|error| {
             ApiError::invalid_argument(format!("Invalid JSON payload received. {error}"))
         })?;
-        let value = without_nulls(value);
+        // Google's parser reads a null member as unset.
+        let value = serving::without_nulls(value);
         let Some(request) = &method.request else {
             // A method that takes no body has no field a body's names could bind to.
             return match value.as_object() {
@@ -311,21 +313,6 @@ fn snake_case(name: &str) -> String {
         }
     }
     snake
-}
-
-/// Drops object members that are `null`, which Google's parser reads as unset.
-fn without_nulls(value: Value) -> Value {
-    match value {
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .filter(|(_, value)| !value.is_null())
-                .map(|(name, value)| (name, without_nulls(value)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
-        other => other,
-    }
 }
 
 /// One problem in a body, as a `BadRequest.fieldViolations` entry.

@@ -4,9 +4,11 @@
 //! shape (`{"error": {code, message, status, errors[], details[]}}`), the HTTP
 //! status code for each `google.rpc.Code` name, and the `Retry-After` header.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+use crate::serving;
 
 /// The canonical `google.rpc.Code` values the fake emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,13 +218,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status(), axum::Json(self.to_envelope())).into_response();
-        if let Some(secs) = self.retry_after_secs {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
+        serving::error_response(self.status(), self.to_envelope(), self.retry_after_secs)
     }
 }
 

@@ -1,13 +1,8 @@
 //! Latency and fault injection, and the request log, as one axum middleware.
 //!
-//! A fraction of calls (`--fault-rate`) gets one of the enabled faults: 429 and 503
-//! are answered before the handler runs, so nothing changes; `reset` lets the handler
-//! run and then kills the connection, so the change happens but its response is lost,
-//! as when a network blip hits a create. The decisions come from one seeded generator,
-//! so a run with `--seed-rng` replays the same faults for the same request order.
-
-use std::sync::Mutex;
-use std::time::Duration;
+//! The dice and the order of things are `dice` and `serving::with_faults`, shared
+//! with fake-kube; this file says what an injected fault answers in Google's error
+//! envelope: a 429 as a per-minute quota running out, a 503 as UNAVAILABLE.
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -15,74 +10,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::connection::Connection;
+use crate::dice::FaultKind;
 use crate::errors::{ApiError, Code};
+use crate::serving;
 use crate::world::Shared;
-
-/// A kind of injected fault, as named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FaultKind {
-    /// 429 RESOURCE_EXHAUSTED with `Retry-After: 1` and a RetryInfo detail.
-    #[value(name = "429")]
-    TooManyRequests,
-    /// 503 UNAVAILABLE.
-    #[value(name = "503")]
-    Unavailable,
-    /// The connection is closed with an RST instead of a response.
-    Reset,
-}
-
-/// How slow calls are, how often they fail, and how.
-pub struct Faults {
-    pub latency: Duration,
-    pub rate: f64,
-    pub kinds: Vec<FaultKind>,
-    rng: Mutex<SplitMix64>,
-}
-
-impl Faults {
-    pub fn new(latency: Duration, rate: f64, kinds: Vec<FaultKind>, rng_seed: u64) -> Faults {
-        Faults {
-            latency,
-            rate,
-            kinds,
-            rng: Mutex::new(SplitMix64(rng_seed)),
-        }
-    }
-
-    /// Decides whether the call about to be served fails, and how.
-    pub fn pick_fault(&self) -> Option<FaultKind> {
-        if self.rate <= 0.0 || self.kinds.is_empty() {
-            return None;
-        }
-        let mut rng = self
-            .rng
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if rng.next_f64() >= self.rate {
-            return None;
-        }
-        let index = rng.next_u64() % self.kinds.len() as u64;
-        self.kinds.get(index as usize).copied()
-    }
-}
-
-/// Sebastiano Vigna's SplitMix64: tiny, seedable and good enough for fault dice.
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Returns a uniform value in `[0, 1)`.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// The state the middleware of one API's router sees.
 #[derive(Clone)]
@@ -92,42 +23,31 @@ pub struct ApiContext {
     pub api: &'static str,
 }
 
-/// Adds latency, injects faults and logs each request (method, path, status).
+/// Adds latency, injects faults in Google's envelope and logs each request (API,
+/// method, path, status).
 pub async fn middleware(
     State(context): State<ApiContext>,
     ConnectInfo(connection): ConnectInfo<Connection>,
     request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let faults = &context.server.faults;
-    if !faults.latency.is_zero() {
-        tokio::time::sleep(faults.latency).await;
-    }
-    let (response, outcome) = match faults.pick_fault() {
-        None => {
-            let response = next.run(request).await;
-            let status = response.status().as_u16().to_string();
-            (response, status)
+    let refusal = |kind: FaultKind| {
+        match kind {
+            FaultKind::TooManyRequests => rate_limited(context.api),
+            _ => ApiError::new(Code::Unavailable, "The service is currently unavailable."),
         }
-        Some(FaultKind::TooManyRequests) => (
-            rate_limited(context.api).into_response(),
-            "429 (injected)".to_owned(),
-        ),
-        Some(FaultKind::Unavailable) => (
-            ApiError::new(Code::Unavailable, "The service is currently unavailable.")
-                .into_response(),
-            "503 (injected)".to_owned(),
-        ),
-        Some(FaultKind::Reset) => {
-            let response = next.run(request).await;
-            connection.reset();
-            (response, "connection reset (injected)".to_owned())
-        }
+        .into_response()
     };
-    tracing::info!("{} {method} {path} -> {outcome}", context.api);
-    response
+    let faults = &context.server.faults;
+    serving::with_faults(
+        faults,
+        Some(context.api),
+        connection,
+        request,
+        next,
+        refusal,
+    )
+    .await
 }
 
 /// Returns the 429 Google gives when a per-minute quota runs out.
@@ -152,34 +72,4 @@ fn rate_limited(api: &str) -> ApiError {
         "retryDelay": "1s",
     }))
     .with_retry_after(1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn faults(rate: f64, kinds: Vec<FaultKind>, seed: u64) -> Faults {
-        Faults::new(Duration::ZERO, rate, kinds, seed)
-    }
-
-    #[test]
-    fn rate_zero_never_faults() {
-        let faults = faults(0.0, vec![FaultKind::Unavailable], 1);
-        assert!((0..100).all(|_| faults.pick_fault().is_none()));
-    }
-
-    #[test]
-    fn rate_one_always_faults() {
-        let faults = faults(1.0, vec![FaultKind::TooManyRequests], 1);
-        assert!((0..100).all(|_| faults.pick_fault() == Some(FaultKind::TooManyRequests)));
-    }
-
-    #[test]
-    fn same_seed_same_faults() {
-        let kinds = vec![FaultKind::TooManyRequests, FaultKind::Unavailable];
-        let first = faults(0.5, kinds.clone(), 7);
-        let second = faults(0.5, kinds, 7);
-        let draws = |faults: &Faults| (0..50).map(|_| faults.pick_fault()).collect::<Vec<_>>();
-        assert_eq!(draws(&first), draws(&second));
-    }
 }

@@ -13,6 +13,7 @@
 mod billing;
 mod connection;
 mod crm;
+mod dice;
 mod discovery;
 mod dns;
 mod errors;
@@ -24,27 +25,29 @@ mod policy;
 mod request;
 mod secretmanager;
 mod serviceusage;
+mod serving;
 mod spanner;
 mod sqladmin;
 mod stats;
 mod world;
 
-use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
+use axum::response::IntoResponse;
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::connection::{Connection, ResettableListener};
+use crate::dice::FaultArgs;
 use crate::discovery::Discovery;
 use crate::errors::ApiError;
-use crate::faults::{ApiContext, FaultKind, Faults};
+use crate::faults::ApiContext;
 use crate::stats::RequestCounts;
 use crate::world::{Seed, Server, Settings, Shared, World};
 
@@ -121,26 +124,11 @@ struct Args {
     #[arg(long, value_name = "MS", default_value_t = 0)]
     sql_name_reuse_ms: u64,
 
-    /// Delay added to every call, in milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 0)]
-    latency_ms: u64,
-
-    /// Fraction of calls (0 to 1) that get one of the faults named by --faults
-    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_fraction)]
-    fault_rate: f64,
-
-    /// Faults to inject, comma-separated: 429, 503, reset [default: 429,503,reset]
-    #[arg(
-        long,
-        value_name = "KIND",
-        value_delimiter = ',',
-        default_values = ["429", "503", "reset"],
-        hide_default_value = true
-    )]
-    faults: Vec<FaultKind>,
+    #[command(flatten)]
+    faults: FaultArgs,
 
     /// Fraction of operations (0 to 1) that finish with `error` instead of `response`
-    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_fraction)]
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = dice::parse_fraction)]
     failing_operations: f64,
 
     /// How long a new service account stays invisible and a just-enabled service
@@ -168,46 +156,9 @@ struct Args {
     verbose: bool,
 }
 
-fn parse_fraction(text: &str) -> Result<f64, String> {
-    let fraction: f64 = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number"))?;
-    if (0.0..=1.0).contains(&fraction) {
-        Ok(fraction)
-    } else {
-        Err(format!("{fraction} is not between 0 and 1"))
-    }
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.verbose {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_target(false)
-            .with_ansi(std::io::stderr().is_terminal())
-            .init();
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("fake-gcp: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(run(args));
-    runtime.shutdown_timeout(Duration::from_millis(200));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("fake-gcp: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    serving::run_process("fake-gcp", args.verbose, run(args))
 }
 
 async fn run(args: Args) -> Result<(), String> {
@@ -219,12 +170,7 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(creator) = args.creator {
         seed.creator = Some(creator);
     }
-    let rng_seed = args.seed_rng.unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos() as u64
-    });
+    let rng_seed = dice::rng_seed(args.seed_rng);
     let settings = Settings {
         operation_delay: Duration::from_millis(args.operation_delay_ms),
         consistency_lag: Duration::from_millis(args.consistency_lag_ms),
@@ -232,13 +178,7 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let service_account_keys = std::mem::take(&mut seed.service_account_keys);
     let world = World::new(settings, seed, args.failing_operations, rng_seed)?;
-    let faults = Faults::new(
-        Duration::from_millis(args.latency_ms),
-        args.fault_rate,
-        args.faults,
-        rng_seed,
-    );
-    let server = Server::new(world, faults);
+    let server = Server::new(world, args.faults.into_faults(rng_seed));
     let mut apis = Vec::new();
     for (name, version, router) in APIS {
         let discovery = match &args.discovery {
@@ -303,7 +243,9 @@ async fn run(args: Args) -> Result<(), String> {
                 faults::middleware,
             ))
             .layer(axum::middleware::from_fn_with_state(
-                Arc::new(RequestCounts::default()),
+                Arc::new(RequestCounts::new(request::path_template, || {
+                    ApiError::not_found("Method not found.").into_response()
+                })),
                 stats::middleware,
             ))
             .with_state(server.clone());
@@ -315,53 +257,21 @@ async fn run(args: Args) -> Result<(), String> {
         });
     }
 
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", serde_json::Value::Object(base_urls))
-        .and_then(|()| stdout.flush())
+    serving::print_first_line(&serde_json::Value::Object(base_urls))
         .map_err(|error| format!("cannot print the base URLs: {error}"))?;
-    drop(stdout);
 
-    tokio::select! {
-        () = shutdown_requested(args.exit_on_stdin_eof) => Ok(()),
-        Some(joined) = servers.join_next() => match joined {
-            Ok(Ok(())) => Err("a server stopped unexpectedly".to_owned()),
-            Ok(Err(message)) => Err(message),
-            Err(error) => Err(format!("a server task failed: {error}")),
-        },
-    }
+    let stopped = async {
+        match servers.join_next().await {
+            Some(Ok(Ok(()))) => "a server stopped unexpectedly".to_owned(),
+            Some(Ok(Err(message))) => message,
+            Some(Err(error)) => format!("a server task failed: {error}"),
+            None => std::future::pending().await,
+        }
+    };
+    serving::serve_until_shutdown(args.exit_on_stdin_eof, stopped).await
 }
 
 /// Google answers an unknown path or method with a 404 in its envelope.
 async fn method_not_found() -> ApiError {
     ApiError::not_found("Method not found.")
-}
-
-/// Completes on SIGINT, SIGTERM, or the end of stdin when asked to watch it.
-async fn shutdown_requested(exit_on_stdin_eof: bool) {
-    let stdin_closed = async {
-        if !exit_on_stdin_eof {
-            return std::future::pending().await;
-        }
-        let (closed, closed_receiver) = tokio::sync::oneshot::channel();
-        // Tokio's stdin needs a feature we do not enable, and a blocking read in a
-        // plain thread is all this needs; the thread dies with the process.
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-            let _ = closed.send(());
-        });
-        let _ = closed_receiver.await;
-    };
-    let terminated = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                terminate.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminated => {}
-        () = stdin_closed => {}
-    }
 }

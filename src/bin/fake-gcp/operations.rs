@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::dice::SplitMix64;
 use crate::errors::{ApiError, Code};
-use crate::faults::SplitMix64;
 use crate::world::World;
 
 /// The change an operation makes when it finishes; its value is the `response`.

@@ -1,4 +1,5 @@
-//! Request plumbing shared by every API: JSON bodies, `:verb` suffixes, field checks.
+//! Request plumbing shared by every API: JSON bodies, `:verb` suffixes, field checks,
+//! and the key a request is counted under.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -161,6 +162,74 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Returns a request path with its resource ids replaced by placeholders: the
+/// key under which `stats` counts the request.
+///
+/// Google's REST paths are a version (`v1`, `dns/v1`) and then collections, each
+/// followed by the id of one of its members, the last segment possibly ending in
+/// a `:verb`. An id becomes `{<collection>Id}`, as the `flatPath` of most of
+/// Google's discovery documents names it; a verb stays. DNS names a record set by
+/// two segments, `rrsets/{rrsetsId}/{type}`. A path without a version segment
+/// (oauth2's `/token`) is kept as it is. The leading `/` is dropped. The key does
+/// not depend on `--discovery`.
+pub fn path_template(path: &str) -> String {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let Some(version) = segments.iter().position(|segment| is_version(segment)) else {
+        return path.to_owned();
+    };
+    let mut template: Vec<String> = segments
+        .iter()
+        .take(version + 1)
+        .map(|segment| (*segment).to_owned())
+        .collect();
+    let mut collection: Option<&str> = None;
+    let mut record_set_type = false;
+    for segment in segments.iter().skip(version + 1) {
+        let placeholder = if record_set_type {
+            record_set_type = false;
+            Some("{type}".to_owned())
+        } else {
+            collection.take().map(|name| {
+                record_set_type = name == "rrsets";
+                format!("{{{name}Id}}")
+            })
+        };
+        match placeholder {
+            Some(placeholder) => template.push(match custom_verb(segment) {
+                Some(verb) => format!("{placeholder}:{verb}"),
+                None => placeholder,
+            }),
+            None => {
+                collection = Some(segment);
+                template.push((*segment).to_owned());
+            }
+        }
+    }
+    template.join("/")
+}
+
+/// Reports whether a path segment is an API version: `v1`, `v3`, `v1beta1`.
+fn is_version(segment: &str) -> bool {
+    let Some(rest) = segment.strip_prefix('v') else {
+        return false;
+    };
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    let tail = rest.get(digits..).unwrap_or_default();
+    digits > 0
+        && (tail.is_empty()
+            || ["alpha", "beta"].iter().any(|stage| {
+                tail.strip_prefix(stage)
+                    .is_some_and(|number| number.chars().all(|c| c.is_ascii_digit()))
+            }))
+}
+
+/// Returns the custom verb an id segment ends in: `setIamPolicy` of `p:setIamPolicy`.
+fn custom_verb(segment: &str) -> Option<&str> {
+    let (_, verb) = segment.rsplit_once(':')?;
+    (!verb.is_empty() && verb.chars().all(|c| c.is_ascii_alphanumeric())).then_some(verb)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -208,5 +277,71 @@ mod tests {
         assert!(validate_labels("labels", &labels).is_err());
         let labels = BTreeMap::from([("env".to_owned(), "dev_1".to_owned())]);
         assert!(validate_labels("labels", &labels).is_ok());
+    }
+
+    fn check_template(path: &str, expected: &str) {
+        assert_eq!(path_template(path), expected, "{path}");
+    }
+
+    #[test]
+    fn ids_become_placeholders_and_verbs_stay() {
+        check_template(
+            "/v3/projects/acme-dev:setIamPolicy",
+            "v3/projects/{projectsId}:setIamPolicy",
+        );
+        check_template("/v3/projects/acme-dev", "v3/projects/{projectsId}");
+        check_template("/v3/projects", "v3/projects");
+        check_template(
+            "/v1/projects/acme-dev/services/compute.googleapis.com:enable",
+            "v1/projects/{projectsId}/services/{servicesId}:enable",
+        );
+        check_template("/v1/operations/acf.p2-1-2", "v1/operations/{operationsId}");
+    }
+
+    #[test]
+    fn verbs_on_collections_stay() {
+        check_template(
+            "/v1/projects/acme-dev/services:batchEnable",
+            "v1/projects/{projectsId}/services:batchEnable",
+        );
+    }
+
+    #[test]
+    fn emails_and_names_with_dots_are_ids() {
+        check_template(
+            "/v1/projects/-/serviceAccounts/app@acme-dev.iam.gserviceaccount.com:getIamPolicy",
+            "v1/projects/{projectsId}/serviceAccounts/{serviceAccountsId}:getIamPolicy",
+        );
+    }
+
+    #[test]
+    fn prefixes_before_the_version_stay() {
+        check_template(
+            "/dns/v1/projects/p/managedZones/z/changes/7",
+            "dns/v1/projects/{projectsId}/managedZones/{managedZonesId}/changes/{changesId}",
+        );
+    }
+
+    #[test]
+    fn record_sets_take_a_name_and_a_type() {
+        check_template(
+            "/dns/v1/projects/p/managedZones/z/rrsets/www.example.com./CNAME",
+            "dns/v1/projects/{projectsId}/managedZones/{managedZonesId}/rrsets/{rrsetsId}/{type}",
+        );
+    }
+
+    #[test]
+    fn sub_resources_after_an_id_stay() {
+        check_template(
+            "/v1/projects/p/instances/i/databases/d/ddl",
+            "v1/projects/{projectsId}/instances/{instancesId}/databases/{databasesId}/ddl",
+        );
+    }
+
+    #[test]
+    fn paths_without_a_version_stay() {
+        check_template("/token", "token");
+        check_template("/v1beta1/things/x", "v1beta1/things/{thingsId}");
+        check_template("/very/x", "very/x");
     }
 }

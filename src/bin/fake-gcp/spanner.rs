@@ -28,8 +28,8 @@ use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
 use crate::crm::project_denied;
+use crate::dice::SplitMix64;
 use crate::errors::ApiError;
-use crate::faults::SplitMix64;
 use crate::operations::NewOperation;
 use crate::request::{
     mask_paths, page, page_offset, page_size, parse_json, rfc3339, validate_labels,

@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use crate::billing::BillingLinks;
 use crate::crm::Projects;
+use crate::dice::Faults;
 use crate::dns::ManagedZones;
-use crate::faults::Faults;
 use crate::iam::ServiceAccounts;
 use crate::operations::Operations;
 use crate::policy::Policies;

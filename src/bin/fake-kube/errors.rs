@@ -8,11 +8,12 @@
 //! `NewConflict`, `NewInvalid`, `NewForbidden`, …), so messages read as a real
 //! server's do.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::kinds::Kind;
+use crate::serving;
 
 /// The `StatusReason` values the fake emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -348,13 +349,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status(), axum::Json(self.to_status())).into_response();
-        if let Some(secs) = self.retry_after_secs {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
+        serving::error_response(
+            self.status(),
+            self.to_status(),
+            self.retry_after_secs.map(u64::from),
+        )
     }
 }
 

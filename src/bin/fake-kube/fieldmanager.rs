@@ -432,6 +432,9 @@ mod tests {
     use super::*;
     use crate::kinds;
 
+    /// A namespace as stored: the object and its managed fields.
+    type Live = (Value, Vec<ManagedEntry>);
+
     fn namespace() -> &'static Kind {
         kinds::namespaces()
     }
@@ -444,17 +447,39 @@ mod tests {
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "labels": labels}})
     }
 
+    /// Nothing stored yet.
+    fn absent() -> Live {
+        (json!({}), Vec::new())
+    }
+
+    /// Returns a namespace with `pairs` as its labels, created by kubectl-edit.
+    fn created_by_kubectl_edit(pairs: &[(&str, &str)]) -> Live {
+        let live = labels(pairs);
+        let (entries, _) = update(namespace(), &json!({}), &[], &live, "kubectl-edit");
+        (live, entries)
+    }
+
+    /// Applies a namespace with `pairs` as its labels by `manager` over `live`.
+    fn apply_labels(
+        live: &Live,
+        pairs: &[(&str, &str)],
+        manager: &str,
+        force: Force,
+    ) -> Result<Live, Conflicts> {
+        apply(
+            namespace(),
+            &live.0,
+            &live.1,
+            &labels(pairs),
+            manager,
+            force,
+        )
+    }
+
     #[test]
     fn apply_owns_leaves_only() {
-        let (object, entries) = apply(
-            namespace(),
-            &json!({}),
-            &[],
-            &labels(&[("a", "1")]),
-            "yagura",
-            Force::No,
-        )
-        .unwrap();
+        let (object, entries) =
+            apply_labels(&absent(), &[("a", "1")], "yagura", Force::No).unwrap();
         assert_eq!(object["metadata"]["labels"]["a"], "1");
         assert_eq!(entries.len(), 1);
         assert_eq!(
@@ -465,67 +490,28 @@ mod tests {
 
     #[test]
     fn dropped_fields_go_unless_someone_else_owns_them() {
-        let (object, entries) = apply(
-            namespace(),
-            &json!({}),
-            &[],
-            &labels(&[("a", "1"), ("b", "2")]),
-            "yagura",
-            Force::No,
-        )
-        .unwrap();
-        let (object, entries) = apply(
-            namespace(),
-            &object,
-            &entries,
-            &labels(&[("b", "2")]),
-            "other",
-            Force::No,
-        )
-        .unwrap();
-        let (object, _) = apply(
-            namespace(),
-            &object,
-            &entries,
-            &labels(&[]),
-            "yagura",
-            Force::No,
-        )
-        .unwrap();
+        let first =
+            apply_labels(&absent(), &[("a", "1"), ("b", "2")], "yagura", Force::No).unwrap();
+        let second = apply_labels(&first, &[("b", "2")], "other", Force::No).unwrap();
+        let (object, _) = apply_labels(&second, &[], "yagura", Force::No).unwrap();
         assert_eq!(object["metadata"]["labels"], json!({"b": "2"}));
     }
 
     #[test]
     fn changing_another_managers_field_conflicts_unless_forced() {
-        let live = labels(&[("x", "1")]);
-        let (entries, _) = update(namespace(), &json!({}), &[], &live, "kubectl-edit");
+        let live = created_by_kubectl_edit(&[("x", "1")]);
         assert_eq!(
-            entries[0].fields.to_fields_v1(),
+            live.1[0].fields.to_fields_v1(),
             json!({"f:metadata": {"f:labels": {".": {}, "f:x": {}}}})
         );
-        let error = apply(
-            namespace(),
-            &live,
-            &entries,
-            &labels(&[("x", "2")]),
-            "yagura",
-            Force::No,
-        )
-        .unwrap_err()
-        .into_error();
+        let error = apply_labels(&live, &[("x", "2")], "yagura", Force::No)
+            .unwrap_err()
+            .into_error();
         assert_eq!(
             error.message,
             "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using v1: .metadata.labels.x"
         );
-        let (object, entries) = apply(
-            namespace(),
-            &live,
-            &entries,
-            &labels(&[("x", "2")]),
-            "yagura",
-            Force::Yes,
-        )
-        .unwrap();
+        let (object, entries) = apply_labels(&live, &[("x", "2")], "yagura", Force::Yes).unwrap();
         assert_eq!(object["metadata"]["labels"]["x"], "2");
         let edit = entries
             .iter()
@@ -540,34 +526,17 @@ mod tests {
 
     #[test]
     fn same_value_is_shared_without_conflict() {
-        let live = labels(&[("x", "1")]);
-        let (entries, _) = update(namespace(), &json!({}), &[], &live, "kubectl-edit");
-        let (_, entries) = apply(
-            namespace(),
-            &live,
-            &entries,
-            &labels(&[("x", "1")]),
-            "yagura",
-            Force::No,
-        )
-        .unwrap();
+        let live = created_by_kubectl_edit(&[("x", "1")]);
+        let (_, entries) = apply_labels(&live, &[("x", "1")], "yagura", Force::No).unwrap();
         assert_eq!(entries.len(), 2);
     }
 
     #[test]
     fn many_conflicts_are_listed_by_manager() {
-        let live = labels(&[("a", "1"), ("b", "1")]);
-        let (entries, _) = update(namespace(), &json!({}), &[], &live, "kubectl-edit");
-        let error = apply(
-            namespace(),
-            &live,
-            &entries,
-            &labels(&[("a", "2"), ("b", "2")]),
-            "yagura",
-            Force::No,
-        )
-        .unwrap_err()
-        .into_error();
+        let live = created_by_kubectl_edit(&[("a", "1"), ("b", "1")]);
+        let error = apply_labels(&live, &[("a", "2"), ("b", "2")], "yagura", Force::No)
+            .unwrap_err()
+            .into_error();
         assert_eq!(
             error.message,
             "Apply failed with 2 conflicts: conflicts with \"kubectl-edit\" using v1:\n- .metadata.labels.a\n- .metadata.labels.b"
@@ -578,15 +547,8 @@ mod tests {
 
     #[test]
     fn updates_take_changed_fields_from_appliers() {
-        let (object, entries) = apply(
-            namespace(),
-            &json!({}),
-            &[],
-            &labels(&[("a", "1"), ("b", "1")]),
-            "yagura",
-            Force::No,
-        )
-        .unwrap();
+        let (object, entries) =
+            apply_labels(&absent(), &[("a", "1"), ("b", "1")], "yagura", Force::No).unwrap();
         let mut edited = object.clone();
         edited["metadata"]["labels"]["a"] = "2".into();
         let (entries, updated) = update(namespace(), &object, &entries, &edited, "kubectl-edit");

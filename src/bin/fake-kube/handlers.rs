@@ -28,6 +28,7 @@ use crate::kinds::{self, Kind};
 use crate::patches;
 use crate::request::{self, DryRun, Query, Target};
 use crate::selectors::{FieldSelector, LabelSelector};
+use crate::serving;
 use crate::table;
 use crate::validation;
 use crate::world::{self, EventType, Shared, Stored, WatchEvent, World};
@@ -92,14 +93,11 @@ fn object_response(
 }
 
 fn get(server: &Shared, target: &Target, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let world = server.world();
-    let stored = world
-        .get(target.kind, target.namespace.as_deref(), target.item_name())
-        .ok_or_else(|| ApiError::not_found(target.kind, target.item_name()))?;
+    let live = find_live(&server.world(), target)?;
     Ok(object_response(
         StatusCode::OK,
         target.kind,
-        stored.render(),
+        live.render(),
         headers,
     ))
 }
@@ -700,6 +698,43 @@ fn commit(world: &mut World, write: Write<'_>) -> (StatusCode, Value) {
     (status, rendered)
 }
 
+/// Defaults a validated object and stores it as a write by `manager` that is
+/// not an apply (a create, replace or patch), over `live` if there is one.
+fn commit_update(
+    world: &mut World,
+    kind: &'static Kind,
+    live: Option<&Stored>,
+    mut object: Value,
+    manager: &str,
+    dry_run: DryRun,
+) -> (StatusCode, Value) {
+    server_defaults(kind, &mut object, live.map(|live| &live.body));
+    let (entries, _) = match live {
+        Some(live) => fieldmanager::update(kind, &live.body, &live.entries, &object, manager),
+        None => fieldmanager::update(kind, &json!({}), &[], &object, manager),
+    };
+    commit(
+        world,
+        Write {
+            kind,
+            live,
+            object,
+            entries,
+            actor: (manager, Operation::Update),
+            dry_run,
+        },
+    )
+}
+
+/// Returns the stored object an item request names, or the 404 for it.
+fn find_live(world: &World, target: &Target) -> Result<Stored, ApiError> {
+    let name = target.item_name();
+    world
+        .get(target.kind, target.namespace.as_deref(), name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(target.kind, name))
+}
+
 /// Returns a name for `metadata.generateName`: the prefix and five random
 /// characters from the apiserver's alphabet.
 fn generated_name(prefix: &str) -> String {
@@ -762,19 +797,7 @@ fn create(
         }
         return Err(error);
     }
-    server_defaults(kind, &mut object, None);
-    let (entries, _) = fieldmanager::update(kind, &json!({}), &[], &object, &manager);
-    let (status, created) = commit(
-        &mut world,
-        Write {
-            kind,
-            live: None,
-            object,
-            entries,
-            actor: (&manager, Operation::Update),
-            dry_run,
-        },
-    );
+    let (status, created) = commit_update(&mut world, kind, None, object, &manager, dry_run);
     if kind.resource == "namespaces" && dry_run == DryRun::No {
         create_default_service_account(&mut world, &name);
     }
@@ -860,37 +883,13 @@ fn replace(
         strip_server_metadata(&mut object);
         admit(&world, kind, target.namespace.as_deref(), name)?;
         validate(server, kind, &mut object, None)?;
-        server_defaults(kind, &mut object, None);
-        let (entries, _) = fieldmanager::update(kind, &json!({}), &[], &object, &manager);
-        let (status, created) = commit(
-            &mut world,
-            Write {
-                kind,
-                live: None,
-                object,
-                entries,
-                actor: (&manager, Operation::Update),
-                dry_run,
-            },
-        );
+        let (status, created) = commit_update(&mut world, kind, None, object, &manager, dry_run);
         return Ok(object_response(status, kind, created, headers));
     };
     check_preconditions(kind, name, &live, &object)?;
     strip_server_metadata(&mut object);
     validate(server, kind, &mut object, Some(&live.body))?;
-    server_defaults(kind, &mut object, Some(&live.body));
-    let (entries, _) = fieldmanager::update(kind, &live.body, &live.entries, &object, &manager);
-    let (status, updated) = commit(
-        &mut world,
-        Write {
-            kind,
-            live: Some(&live),
-            object,
-            entries,
-            actor: (&manager, Operation::Update),
-            dry_run,
-        },
-    );
+    let (status, updated) = commit_update(&mut world, kind, Some(&live), object, &manager, dry_run);
     Ok(object_response(status, kind, updated, headers))
 }
 
@@ -1050,10 +1049,7 @@ fn patch_update(
         ApiError::bad_request(format!("error decoding the patch as JSON: {error}"))
     })?;
     let mut world = server.world();
-    let live = world
-        .get(kind, target.namespace.as_deref(), name)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(kind, name))?;
+    let live = find_live(&world, target)?;
     let mut object = live.body.clone();
     match patch_type {
         PatchType::Json => patches::json_patch(&mut object, &patch)?,
@@ -1062,7 +1058,7 @@ fn patch_update(
         }
         _ => patches::merge(&mut object, &patch)?,
     }
-    let mut object = request::without_nulls(object);
+    let mut object = serving::without_nulls(object);
     if object["apiVersion"] != live.body["apiVersion"] || object["kind"] != live.body["kind"] {
         return Err(ApiError::bad_request(
             "a patch may not change the apiVersion or kind of an object",
@@ -1072,19 +1068,7 @@ fn patch_update(
     check_preconditions(kind, name, &live, &object)?;
     strip_server_metadata(&mut object);
     validate(server, kind, &mut object, Some(&live.body))?;
-    server_defaults(kind, &mut object, Some(&live.body));
-    let (entries, _) = fieldmanager::update(kind, &live.body, &live.entries, &object, manager);
-    let (status, patched) = commit(
-        &mut world,
-        Write {
-            kind,
-            live: Some(&live),
-            object,
-            entries,
-            actor: (manager, Operation::Update),
-            dry_run,
-        },
-    );
+    let (status, patched) = commit_update(&mut world, kind, Some(&live), object, manager, dry_run);
     Ok(object_response(status, kind, patched, headers))
 }
 
@@ -1111,10 +1095,7 @@ fn delete(
         dry_run = DryRun::All;
     }
     let mut world = server.world();
-    let live = world
-        .get(kind, target.namespace.as_deref(), name)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(kind, name))?;
+    let live = find_live(&world, target)?;
     let preconditions = json!({"metadata": {
         "uid": options["preconditions"]["uid"],
         "resourceVersion": options["preconditions"]["resourceVersion"],

@@ -8,12 +8,17 @@
 //! The first line on stdout is `{"url":"http://127.0.0.1:PORT"}`; then the server
 //! runs until SIGINT, SIGTERM or (with `--exit-on-stdin-eof`) the end of stdin.
 //! Latency and errors come by flag, and `GET /_fake/requests` reports the requests
-//! received (see `stats`), as fake-gcp does.
+//! received (see `stats`), as fake-gcp does. What the two fakes do alike is
+//! fake-gcp's code, included by path: the fault dice (`dice`), the request counts
+//! (`stats`), resettable connections (`connection`) and the process, fault and
+//! error plumbing (`serving`).
 //!
 //! Invariant: nothing here talks to a real cluster; no credentials are read.
 
 #[path = "../fake-gcp/connection.rs"]
 mod connection;
+#[path = "../fake-gcp/dice.rs"]
+mod dice;
 mod discovery;
 mod errors;
 mod faults;
@@ -28,17 +33,19 @@ mod quantity;
 mod request;
 mod schemas;
 mod selectors;
+#[path = "../fake-gcp/serving.rs"]
+mod serving;
+#[path = "../fake-gcp/stats.rs"]
 mod stats;
 mod table;
 mod validation;
 mod world;
 
-use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -49,8 +56,8 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use crate::connection::{Connection, ResettableListener};
+use crate::dice::FaultArgs;
 use crate::errors::{ApiError, Reason};
-use crate::faults::{FaultKind, Faults};
 use crate::schemas::Schemas;
 use crate::stats::RequestCounts;
 use crate::world::{Server, Settings, Shared};
@@ -98,23 +105,8 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
 
-    /// Delay added to every call, in milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 0)]
-    latency_ms: u64,
-
-    /// Fraction of calls (0 to 1) that get one of the faults named by --faults
-    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_fraction)]
-    fault_rate: f64,
-
-    /// Faults to inject, comma-separated: 429, 503, reset [default: 429,503,reset]
-    #[arg(
-        long,
-        value_name = "KIND",
-        value_delimiter = ',',
-        default_values = ["429", "503", "reset"],
-        hide_default_value = true
-    )]
-    faults: Vec<FaultKind>,
+    #[command(flatten)]
+    faults: FaultArgs,
 
     /// Seed of the fault dice, for runs that replay the same faults [default: the clock]
     #[arg(long, value_name = "S")]
@@ -141,46 +133,9 @@ struct Args {
     verbose: bool,
 }
 
-fn parse_fraction(text: &str) -> Result<f64, String> {
-    let fraction: f64 = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number"))?;
-    if (0.0..=1.0).contains(&fraction) {
-        Ok(fraction)
-    } else {
-        Err(format!("{fraction} is not between 0 and 1"))
-    }
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.verbose {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_target(false)
-            .with_ansi(std::io::stderr().is_terminal())
-            .init();
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("fake-kube: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(run(args));
-    runtime.shutdown_timeout(Duration::from_millis(200));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("fake-kube: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    serving::run_process("fake-kube", args.verbose, run(args))
 }
 
 async fn run(args: Args) -> Result<(), String> {
@@ -188,18 +143,7 @@ async fn run(args: Args) -> Result<(), String> {
         Some(dir) => Some(Schemas::load(dir)?),
         None => None,
     };
-    let rng_seed = args.seed_rng.unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos() as u64
-    });
-    let faults = Faults::new(
-        Duration::from_millis(args.latency_ms),
-        args.fault_rate,
-        args.faults,
-        rng_seed,
-    );
+    let faults = args.faults.into_faults(dice::rng_seed(args.seed_rng));
     let settings = Settings {
         namespace_finalize: Duration::from_millis(args.namespace_finalize_ms),
     };
@@ -220,30 +164,25 @@ async fn run(args: Args) -> Result<(), String> {
             faults::middleware,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(RequestCounts::default()),
+            Arc::new(RequestCounts::new(request::path_template, || {
+                ApiError::path_not_found().into_response()
+            })),
             stats::middleware,
         ))
         .with_state(server);
     let service = app.into_make_service_with_connect_info::<Connection>();
-    let serving = axum::serve(ResettableListener::new(listener), service);
+    let http = axum::serve(ResettableListener::new(listener), service);
 
-    let mut stdout = std::io::stdout().lock();
-    writeln!(
-        stdout,
-        "{}",
-        serde_json::json!({"url": format!("http://{local}")})
-    )
-    .and_then(|()| stdout.flush())
-    .map_err(|error| format!("cannot print the URL: {error}"))?;
-    drop(stdout);
+    serving::print_first_line(&serde_json::json!({"url": format!("http://{local}")}))
+        .map_err(|error| format!("cannot print the URL: {error}"))?;
 
-    tokio::select! {
-        () = shutdown_requested(args.exit_on_stdin_eof) => Ok(()),
-        served = serving => match served {
-            Ok(()) => Err("the server stopped unexpectedly".to_owned()),
-            Err(error) => Err(format!("the server stopped serving: {error}")),
-        },
-    }
+    let stopped = async {
+        match http.await {
+            Ok(()) => "the server stopped unexpectedly".to_owned(),
+            Err(error) => format!("the server stopped serving: {error}"),
+        }
+    };
+    serving::serve_until_shutdown(args.exit_on_stdin_eof, stopped).await
 }
 
 /// The largest request body the apiserver reads (`MaxRequestBodyBytes`).
@@ -273,34 +212,4 @@ async fn serve(
         }
     };
     handlers::resource(&server, &method, &uri, &headers, &body)
-}
-
-/// Completes on SIGINT, SIGTERM, or the end of stdin when asked to watch it.
-async fn shutdown_requested(exit_on_stdin_eof: bool) {
-    let stdin_closed = async {
-        if !exit_on_stdin_eof {
-            return std::future::pending().await;
-        }
-        let (closed, closed_receiver) = tokio::sync::oneshot::channel();
-        // Tokio's stdin needs a feature we do not enable, and a blocking read in a
-        // plain thread is all this needs; the thread dies with the process.
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-            let _ = closed.send(());
-        });
-        let _ = closed_receiver.await;
-    };
-    let terminated = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                terminate.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminated => {}
-        () = stdin_closed => {}
-    }
 }

@@ -1,5 +1,6 @@
 //! Reading a resource request: which object or collection the path names, the
-//! query options, the field manager, and the body in whatever encoding it came.
+//! query options, the field manager, the body in whatever encoding it came, and
+//! the key the request is counted under.
 
 use std::collections::HashMap;
 
@@ -10,6 +11,7 @@ use serde_json::Value;
 use crate::errors::{ApiError, FieldError, Reason};
 use crate::kinds::{self, Kind};
 use crate::protobuf;
+use crate::serving;
 
 /// What a resource path names.
 #[derive(Debug)]
@@ -277,22 +279,39 @@ pub fn object(value: Value) -> Result<Value, ApiError> {
             "the body of the request is not a JSON object",
         ));
     }
-    Ok(without_nulls(value))
+    Ok(serving::without_nulls(value))
 }
 
-/// Drops object members that are `null`.
-pub fn without_nulls(value: Value) -> Value {
-    match value {
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .filter(|(_, value)| !value.is_null())
-                .map(|(name, value)| (name, without_nulls(value)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
-        other => other,
+/// Returns a request path with namespaces and names replaced by placeholders:
+/// the key under which `stats` counts the request.
+///
+/// After `api/<version>` or `apis/<group>/<version>`, a path alternates between a
+/// collection and one of its members: the member of `namespaces` becomes
+/// `{namespace}`, any other member `{name}`, and what follows an object's name (a
+/// subresource such as `status`) stays. Other paths (`version`, `openapi/v3`) are
+/// kept. The leading `/` is dropped.
+pub fn path_template(path: &str) -> String {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let prefix = match segments.first() {
+        Some(&"api") => 2,
+        Some(&"apis") => 3,
+        _ => return path.to_owned(),
+    };
+    let mut template: Vec<&str> = segments.iter().take(prefix).copied().collect();
+    let mut rest = segments.iter().skip(prefix).copied();
+    while let Some(collection) = rest.next() {
+        template.push(collection);
+        match rest.next() {
+            Some(_) if collection == "namespaces" => template.push("{namespace}"),
+            Some(_) => {
+                template.push("{name}");
+                template.extend(rest.by_ref());
+            }
+            None => {}
+        }
     }
+    template.join("/")
 }
 
 #[cfg(test)]
@@ -359,5 +378,51 @@ mod tests {
             field_manager(&query, &headers, "PatchOptions").unwrap(),
             "yagura"
         );
+    }
+
+    fn check_template(path: &str, expected: &str) {
+        assert_eq!(path_template(path), expected, "{path}");
+    }
+
+    #[test]
+    fn namespaces_and_names_become_placeholders() {
+        check_template("/api/v1/namespaces/team-a", "api/v1/namespaces/{namespace}");
+        check_template("/api/v1/namespaces", "api/v1/namespaces");
+        check_template(
+            "/api/v1/namespaces/team-a/serviceaccounts/app",
+            "api/v1/namespaces/{namespace}/serviceaccounts/{name}",
+        );
+        check_template(
+            "/api/v1/namespaces/team-a/serviceaccounts",
+            "api/v1/namespaces/{namespace}/serviceaccounts",
+        );
+        check_template("/api/v1/serviceaccounts", "api/v1/serviceaccounts");
+        check_template(
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/roles/reader",
+            "apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/{name}",
+        );
+        check_template(
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:viewer",
+            "apis/rbac.authorization.k8s.io/v1/clusterroles/{name}",
+        );
+    }
+
+    #[test]
+    fn subresources_and_other_paths_stay() {
+        check_template(
+            "/api/v1/namespaces/x/finalize",
+            "api/v1/namespaces/{namespace}/finalize",
+        );
+        check_template(
+            "/api/v1/namespaces/x/resourcequotas/q/status",
+            "api/v1/namespaces/{namespace}/resourcequotas/{name}/status",
+        );
+        check_template("/version", "version");
+        check_template("/api", "api");
+        check_template(
+            "/apis/rbac.authorization.k8s.io/v1",
+            "apis/rbac.authorization.k8s.io/v1",
+        );
+        check_template("/openapi/v3/api/v1", "openapi/v3/api/v1");
     }
 }

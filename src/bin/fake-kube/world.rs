@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use crate::faults::Faults;
+use crate::dice::Faults;
 use crate::fieldmanager::ManagedEntry;
 use crate::kinds::{self, Kind};
 use crate::schemas::Schemas;
