@@ -80,8 +80,13 @@ echo "- fake-gcp: ${latency} ms per call, operations done after ${operation} ms"
 echo
 echo "| tool | services | resources | apply wall s | CPU s | peak MB | calls | no-op plan (refresh) wall s |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+# Every run gets a directory of its own, removed only at the end: deleting many
+# files just before a run makes the next file creations slower on some file
+# systems (ext4 without a journal scans recently freed inodes).
+run=0
 for n in $sizes; do
-  dir="$work/n$n"; rm -rf "$dir"
+  run=$((run + 1))
+  dir="$work/n$n.$run"
   python3 "$repo/bench/gen_apply.py" "$n" "$dir"
   start_fake
   read -r wall cpu mb < <(timed "$bin/yagura" -C "$dir/yagura" apply --auto-approve; echo)
@@ -91,7 +96,8 @@ for n in $sizes; do
   echo "| yagura | $n | $((n * 15)) | $wall | $cpu | $mb | $calls | $pwall |"
 done
 for n in $tf_sizes; do
-  dir="$work/tf$n"; rm -rf "$dir"
+  run=$((run + 1))
+  dir="$work/tf$n.$run"
   python3 "$repo/bench/gen_apply.py" "$n" "$dir"
   (cd "$dir/terraform" && "$terraform" init -no-color >/dev/null)
   read -r wall cpu mb < <(cd "$dir/terraform" && timed "$terraform" apply -auto-approve -no-color; echo)

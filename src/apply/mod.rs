@@ -448,7 +448,30 @@ pub async fn apply_instance(
                 })
                 .collect()
         };
-        if !ready.is_empty() && stale {
+        // A plan against the grown state is only needed for values that were
+        // `(known after apply)`: a step whose settings are all known takes them
+        // as approved (as Terraform does), whatever the state around it gained.
+        let needs_values = || {
+            let Some(current) = current.as_ref() else {
+                return true;
+            };
+            ready.iter().any(|(address, step)| {
+                if !matches!(step, Step::Create | Step::Update) {
+                    return false;
+                }
+                let Some(after) = current
+                    .changes
+                    .iter()
+                    .find(|c| c.addr.to_string() == *address)
+                    .and_then(|c| c.after.as_ref())
+                else {
+                    return true;
+                };
+                schema::resource(&static_type(address))
+                    .is_none_or(|s| s.block.has_unknown_settings(after))
+            })
+        };
+        if !ready.is_empty() && stale && needs_values() {
             let (replanned, diags) = context.plan(&instance, Some(&state));
             if replanned.is_none() {
                 report.diagnostics.extend(diags);

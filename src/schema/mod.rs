@@ -140,6 +140,30 @@ impl BlockSchema {
         self.blocks.iter().find(|b| b.name == name)
     }
 
+    /// Whether a planned value of this block has an unknown in what the
+    /// configuration sets, which only a plan against newer state can resolve;
+    /// unknowns in computed attributes are the provider's to fill.
+    pub fn has_unknown_settings(&self, value: &Value) -> bool {
+        if value.is_unknown() {
+            return true;
+        }
+        let settings = self
+            .attrs
+            .iter()
+            .filter(|a| a.presence != Presence::Computed)
+            .filter_map(|a| value.get_attr(a.name))
+            .any(Value::contains_unknown);
+        settings
+            || self.blocks.iter().any(|nested| {
+                value
+                    .get_attr(nested.name)
+                    .is_some_and(|blocks| match blocks.as_sequence() {
+                        Some(items) => items.iter().any(|b| nested.block.has_unknown_settings(b)),
+                        None => blocks.is_unknown(),
+                    })
+            })
+    }
+
     /// Names a configuration may set: non-computed attributes.
     pub fn settable(&self) -> Vec<&'static str> {
         self.attrs
@@ -338,6 +362,51 @@ mod tests {
             assert!(resource(name).is_some(), "{name}");
         }
         assert_eq!(all().len(), 21);
+    }
+
+    #[test]
+    fn only_unknown_settings_call_for_a_new_plan() {
+        let object = |pairs: &[(&str, Value)]| {
+            Value::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            )
+        };
+        let account = resource("google_service_account").expect("a schema");
+        // The email and unique id are the provider's to fill.
+        let created = object(&[
+            ("account_id", Value::string("app")),
+            ("project", Value::string("p-1")),
+            ("unique_id", Value::Unknown),
+        ]);
+        assert!(!account.block.has_unknown_settings(&created));
+        let waiting = object(&[
+            ("account_id", Value::string("app")),
+            ("project", Value::Unknown),
+        ]);
+        assert!(account.block.has_unknown_settings(&waiting));
+
+        // Settings in nested blocks count; computed ones there do not.
+        let namespace = resource("kubernetes_namespace_v1").expect("a schema");
+        let metadata = |name: Value| {
+            object(&[(
+                "metadata",
+                Value::List(vec![object(&[("name", name), ("uid", Value::Unknown)])]),
+            )])
+        };
+        assert!(
+            !namespace
+                .block
+                .has_unknown_settings(&metadata(Value::string("ns")))
+        );
+        assert!(
+            namespace
+                .block
+                .has_unknown_settings(&metadata(Value::Unknown))
+        );
+        assert!(namespace.block.has_unknown_settings(&Value::Unknown));
     }
 
     #[test]
