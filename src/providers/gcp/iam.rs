@@ -30,14 +30,16 @@ pub(super) const SERVICE_ACCOUNT_IAM_MEMBER: &str = "google_service_account_iam_
 /// How long a policy write keeps restarting after concurrent changes (409, 412).
 const CONFLICT_WINDOW: Duration = Duration::from_secs(30);
 
-/// How long a policy write naming a brand-new service account waits for IAM to
-/// see it: IAM reads are eventually consistent, and until then the write fails
-/// with 400 "Service account … does not exist".
+/// How long a policy write naming a service account this process created waits
+/// for IAM to see it: IAM reads are eventually consistent, and until then the
+/// write fails with 400 "Service account … does not exist" (and the account's own
+/// policy reads 404).
 const NEW_ACCOUNT_WINDOW: Duration = Duration::from_secs(120);
 
-/// Consecutive successful reads after which a new service account counts as
-/// visible, as Terraform's `resource_google_service_account.go` waits for.
-const READS_TO_CONFIRM: usize = 3;
+/// How long a policy write naming a service account this process did not create
+/// waits for it: long enough for one that another process made a moment ago, short
+/// enough that a misspelt member fails soon.
+const UNKNOWN_ACCOUNT_WINDOW: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------
 // google_service_account
@@ -115,28 +117,21 @@ async fn get_account(client: &GcpClient, name: &str) -> Result<Option<Json>, Gcp
     }
 }
 
-/// Reads a just-created account until IAM has answered several reads in a row.
+/// Reads a just-created account until IAM answers it.
 ///
 /// IAM writes are sequential but reads are eventually consistent: right after a
-/// create, GET may 404 and policies naming the account are refused. The wait is
-/// bounded by the client's operation timeout.
+/// create, GET may 404, and policies naming the account are refused for a while
+/// even after a GET succeeded. Terraform reads three times in a row and then
+/// sleeps 10 s; here one read suffices, because every policy write that names an
+/// account this process created, or reads that account's own policy, waits for
+/// it (`NEW_ACCOUNT_WINDOW`). The wait is bounded by the client's operation timeout.
 async fn wait_until_readable(client: &GcpClient, name: &str) -> Result<Json, GcpError> {
     let deadline = Instant::now() + client.options.operation_timeout;
     let mut delay = client.options.poll_min;
-    let mut successes = 0;
     loop {
         match get_account(client, name).await? {
-            Some(account) => {
-                successes += 1;
-                if successes >= READS_TO_CONFIRM {
-                    return Ok(account);
-                }
-                // Reads in a row a short while apart, not back to back: one replica
-                // answering twice proves nothing.
-                tokio::time::sleep(client.options.poll_min / 2).await;
-            }
+            Some(account) => return Ok(account),
             None => {
-                successes = 0;
                 if Instant::now() + delay > deadline {
                     return Err(GcpError {
                         method: "GET".to_string(),
@@ -184,6 +179,7 @@ async fn set_disabled(client: &GcpClient, name: &str, disabled: bool) -> Result<
 
 pub(super) async fn create_service_account(
     client: &GcpClient,
+    writers: &PolicyWriters,
     planned: &Value,
 ) -> Result<RemoteObject, ProviderError> {
     const T: &str = SERVICE_ACCOUNT;
@@ -214,6 +210,7 @@ pub(super) async fn create_service_account(
         Err(e) if e.is_already_exists() => true,
         Err(e) => return Err(api_error(T, e)),
     };
+    writers.created(&email);
     let mut account = wait_until_readable(client, &name)
         .await
         .map_err(|e| api_error(T, e))?;
@@ -312,11 +309,16 @@ pub(super) async fn update_service_account(
 
 pub(super) async fn delete_service_account(
     client: &GcpClient,
+    writers: &PolicyWriters,
     stored: &RemoteObject,
 ) -> Result<(), ProviderError> {
     const T: &str = SERVICE_ACCOUNT;
     let name =
         stored_account_name(stored).ok_or_else(|| invalid(T, "the stored account has no name"))?;
+    // Once deleted, its policy's 404 means it is gone, not that it is not seen yet.
+    if let Some(email) = name.rsplit('/').next() {
+        writers.deleted(email);
+    }
     match client
         .call(IAM, Method::DELETE, &format!("v1/{name}"), None)
         .await
@@ -357,7 +359,33 @@ pub(super) async fn import_service_account(
 /// arrive together are written in one read-modify-write, so a plan that grants
 /// ten roles on a project reads and writes its policy once, not ten times. Other
 /// processes are handled by the etag check and the restart loop.
-pub(super) type PolicyLocks = Batches<(Grant, MemberChange), Result<Json, GcpError>>;
+#[derive(Default)]
+pub(super) struct PolicyWriters {
+    batches: Batches<(Grant, MemberChange), Result<Json, GcpError>>,
+    /// The emails of the service accounts this process created, which IAM may not
+    /// see everywhere yet.
+    new_accounts: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl PolicyWriters {
+    fn created(&self, email: &str) {
+        self.accounts().insert(email.to_string());
+    }
+
+    fn deleted(&self, email: &str) {
+        self.accounts().remove(email);
+    }
+
+    fn is_new(&self, email: &str) -> bool {
+        self.accounts().contains(email)
+    }
+
+    fn accounts(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.new_accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 /// Google's limit on bindings changes is the policy size, not a count; batches stay
 /// small enough that one bad member costs little to isolate.
@@ -406,6 +434,17 @@ impl PolicyResource {
     }
 
     /// Reads the policy, asking for version 3 so that conditions are shown.
+    /// Whether this is the policy of a service account this process created.
+    fn is_new_account(&self, writers: &PolicyWriters) -> bool {
+        match self {
+            PolicyResource::Project(_) => false,
+            PolicyResource::ServiceAccount(name) => name
+                .rsplit('/')
+                .next()
+                .is_some_and(|email| writers.is_new(email)),
+        }
+    }
+
     async fn get_policy(&self, client: &GcpClient) -> Result<Json, GcpError> {
         match self {
             PolicyResource::Project(project) => {
@@ -754,14 +793,14 @@ pub(super) enum MemberChange {
 /// read-modify-write.
 async fn change_member(
     client: &GcpClient,
-    locks: &PolicyLocks,
+    writers: &PolicyWriters,
     grant: &Grant,
     change: MemberChange,
 ) -> Result<Json, GcpError> {
     let resource = &grant.resource;
     let run = |batch: Vec<(Grant, MemberChange)>| async move {
         let changes: Vec<(&Grant, MemberChange)> = batch.iter().map(|(g, c)| (g, *c)).collect();
-        match read_modify_write(client, resource, &changes).await {
+        match read_modify_write(client, writers, resource, &changes).await {
             // A member naming a service account IAM does not see (yet) waits alone,
             // after the others are written together.
             Err(e) if changes.len() > 1 && is_unknown_service_account(&e) => {
@@ -776,14 +815,15 @@ async fn change_member(
                 if !ready.is_empty() {
                     let together: Vec<(&Grant, MemberChange)> =
                         ready.iter().map(|(_, c)| **c).collect();
-                    let outcome = read_modify_write(client, resource, &together).await;
+                    let outcome = read_modify_write(client, writers, resource, &together).await;
                     for (i, _) in &ready {
                         results[*i] = Some(outcome.clone());
                     }
                 }
                 for (i, change) in waiting {
                     results[i] = Some(
-                        read_modify_write(client, resource, std::slice::from_ref(change)).await,
+                        read_modify_write(client, writers, resource, std::slice::from_ref(change))
+                            .await,
                     );
                 }
                 results
@@ -797,7 +837,8 @@ async fn change_member(
                 let mut results = Vec::new();
                 for change in &changes {
                     results.push(
-                        read_modify_write(client, resource, std::slice::from_ref(change)).await,
+                        read_modify_write(client, writers, resource, std::slice::from_ref(change))
+                            .await,
                     );
                 }
                 results
@@ -805,7 +846,8 @@ async fn change_member(
             outcome => vec![outcome; changes.len()],
         }
     };
-    locks
+    writers
+        .batches
         .submit(
             &resource.lock_key(),
             (grant.clone(), change),
@@ -818,10 +860,13 @@ async fn change_member(
 /// Makes `changes` to one policy in one read-modify-write.
 ///
 /// On a concurrent change (409 `ABORTED`, 412) the whole read-modify-write restarts
-/// with jittered backoff for up to `CONFLICT_WINDOW`; a write that names a service
-/// account IAM does not see yet restarts for up to `NEW_ACCOUNT_WINDOW`.
+/// with jittered backoff for up to `CONFLICT_WINDOW`. A write that names a service
+/// account IAM does not see yet restarts for up to `NEW_ACCOUNT_WINDOW` when this
+/// process created the account and `UNKNOWN_ACCOUNT_WINDOW` otherwise; the policy
+/// of an account this process created is read again while it is not found.
 async fn read_modify_write(
     client: &GcpClient,
+    writers: &PolicyWriters,
     resource: &PolicyResource,
     changes: &[(&Grant, MemberChange)],
 ) -> Result<Json, GcpError> {
@@ -833,33 +878,32 @@ async fn read_modify_write(
         .without_max_times()
         .build();
     loop {
-        let mut policy = resource.get_policy(client).await?;
-        let mut changed = false;
-        for (grant, change) in changes {
-            changed |= match change {
-                MemberChange::Add => grant.add_to(&mut policy),
-                MemberChange::Remove => grant.remove_from(&mut policy),
-            };
-        }
-        if !changed {
-            return Ok(policy);
-        }
-        // Version 3 is required with conditions; without it (and the etag just
-        // read) a write could erase conditional bindings.
-        policy["version"] = json!(3);
-        let error = match resource.set_policy(client, &policy).await {
-            Ok(written) => return Ok(written),
-            Err(e) => e,
-        };
-        let window = if is_conflict(&error) {
-            CONFLICT_WINDOW
-        } else if is_unknown_service_account(&error) && changes.len() > 1 {
+        let (error, window) = match write_once(client, resource, changes).await {
+            Ok(policy) => return Ok(policy),
+            Err(Failure::Read(e)) if e.is_not_found() && resource.is_new_account(writers) => {
+                (e, NEW_ACCOUNT_WINDOW)
+            }
+            Err(Failure::Read(e)) => return Err(e),
+            Err(Failure::Write(e)) if is_conflict(&e) => (e, CONFLICT_WINDOW),
             // The caller sets the named members aside and writes the others now.
-            return Err(error);
-        } else if is_unknown_service_account(&error) {
-            NEW_ACCOUNT_WINDOW
-        } else {
-            return Err(error);
+            Err(Failure::Write(e)) if is_unknown_service_account(&e) && changes.len() > 1 => {
+                return Err(e);
+            }
+            Err(Failure::Write(e)) if is_unknown_service_account(&e) => {
+                let new = changes.iter().any(|(grant, _)| {
+                    grant
+                        .member
+                        .split_once(':')
+                        .is_some_and(|(_, email)| writers.is_new(email))
+                });
+                let window = if new {
+                    NEW_ACCOUNT_WINDOW
+                } else {
+                    UNKNOWN_ACCOUNT_WINDOW
+                };
+                (e, window)
+            }
+            Err(Failure::Write(e)) => return Err(e),
         };
         let delay = delays.next().unwrap_or(client.options.max_backoff);
         if started.elapsed() + delay > window {
@@ -868,6 +912,39 @@ async fn read_modify_write(
         tracing::debug!(error = %error, ?delay, "restarting the IAM policy read-modify-write");
         tokio::time::sleep(delay).await;
     }
+}
+
+/// Where one read-modify-write failed.
+enum Failure {
+    Read(GcpError),
+    Write(GcpError),
+}
+
+/// Reads the policy, makes the changes and writes it under the etag just read;
+/// returns the policy as written, or as read when it needed no change.
+async fn write_once(
+    client: &GcpClient,
+    resource: &PolicyResource,
+    changes: &[(&Grant, MemberChange)],
+) -> Result<Json, Failure> {
+    let mut policy = resource.get_policy(client).await.map_err(Failure::Read)?;
+    let mut changed = false;
+    for (grant, change) in changes {
+        changed |= match change {
+            MemberChange::Add => grant.add_to(&mut policy),
+            MemberChange::Remove => grant.remove_from(&mut policy),
+        };
+    }
+    if !changed {
+        return Ok(policy);
+    }
+    // Version 3 is required with conditions; without it (and the etag just
+    // read) a write could erase conditional bindings.
+    policy["version"] = json!(3);
+    resource
+        .set_policy(client, &policy)
+        .await
+        .map_err(Failure::Write)
 }
 
 fn etag_of(policy: &Json) -> Option<&str> {
@@ -910,12 +987,12 @@ pub(super) async fn read_member(
 
 pub(super) async fn create_member(
     client: &GcpClient,
-    locks: &PolicyLocks,
+    writers: &PolicyWriters,
     type_name: &str,
     planned: &Value,
 ) -> Result<RemoteObject, ProviderError> {
     let grant = Grant::from_planned(type_name, planned)?;
-    let policy = change_member(client, locks, &grant, MemberChange::Add)
+    let policy = change_member(client, writers, &grant, MemberChange::Add)
         .await
         .map_err(|e| api_error(type_name, e))?;
     Ok(grant.object(type_name, etag_of(&policy)))
@@ -934,7 +1011,7 @@ pub(super) fn update_member(
 
 pub(super) async fn delete_member(
     client: &GcpClient,
-    locks: &PolicyLocks,
+    writers: &PolicyWriters,
     type_name: &str,
     stored: &RemoteObject,
 ) -> Result<(), ProviderError> {
@@ -944,7 +1021,7 @@ pub(super) async fn delete_member(
             "the stored member has no resource, role or member",
         )
     })?;
-    match change_member(client, locks, &grant, MemberChange::Remove).await {
+    match change_member(client, writers, &grant, MemberChange::Remove).await {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(api_error(type_name, e)),

@@ -21,8 +21,8 @@ pub use client::{ClientOptions, DefaultCredentials, Endpoints, GcpClient, GcpErr
 /// The provider of every `google_*` type that this build implements.
 pub struct GcpProvider {
     client: Arc<GcpClient>,
-    /// Batches this process's writers to each IAM policy.
-    policy_locks: iam::PolicyLocks,
+    /// Batches this process's writers to each IAM policy, and knows the accounts it created.
+    policy_writers: iam::PolicyWriters,
     /// Batches the services enabled in each project.
     enables: project::Enables,
     /// Shares reads of one IAM policy.
@@ -33,7 +33,7 @@ impl GcpProvider {
     pub fn new(client: Arc<GcpClient>) -> GcpProvider {
         GcpProvider {
             client,
-            policy_locks: iam::PolicyLocks::default(),
+            policy_writers: iam::PolicyWriters::default(),
             enables: project::Enables::default(),
             policy_reads: iam::PolicyReads::default(),
         }
@@ -157,10 +157,10 @@ impl Provider for GcpProvider {
                     secretmanager::create_version(&self.client, planned).await
                 }
                 "google_service_account" => {
-                    iam::create_service_account(&self.client, planned).await
+                    iam::create_service_account(&self.client, &self.policy_writers, planned).await
                 }
                 iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
-                    iam::create_member(&self.client, &self.policy_locks, type_name, planned).await
+                    iam::create_member(&self.client, &self.policy_writers, type_name, planned).await
                 }
                 t if sql::TYPES.contains(&t) => sql::create(&self.client, t, planned).await,
                 t if dns::TYPES.contains(&t) => dns::create(&self.client, t, planned).await,
@@ -221,9 +221,11 @@ impl Provider for GcpProvider {
                 "google_secret_manager_secret_version" => {
                     secretmanager::destroy_version(&self.client, stored).await
                 }
-                "google_service_account" => iam::delete_service_account(&self.client, stored).await,
+                "google_service_account" => {
+                    iam::delete_service_account(&self.client, &self.policy_writers, stored).await
+                }
                 iam::PROJECT_IAM_MEMBER | iam::SERVICE_ACCOUNT_IAM_MEMBER => {
-                    iam::delete_member(&self.client, &self.policy_locks, type_name, stored).await
+                    iam::delete_member(&self.client, &self.policy_writers, type_name, stored).await
                 }
                 t if sql::TYPES.contains(&t) => sql::delete(&self.client, t, stored).await,
                 t if dns::TYPES.contains(&t) => dns::delete(&self.client, t, stored).await,
