@@ -472,6 +472,75 @@ fn a_grant_waits_until_a_new_service_account_is_visible() {
     );
 }
 
+/// IAM may find a new account on a read and still not know it in policies: the
+/// provider confirms a new account with one read and then lets every policy write
+/// naming it, and every read of its own policy, wait for it.
+#[test]
+fn grants_wait_for_the_policies_to_know_an_account_this_process_created() {
+    let fake = start_fake(&["--policy-lag-ms", "400"]);
+    let client = fake.client();
+    let provider = GcpProvider::new(client.clone());
+    let rt = runtime();
+    let create_account = |id: &str| {
+        rt.block_on(provider.create("google_service_account", &account_plan(id, id, false)))
+            .unwrap_or_else(|e| panic!("creates {id}: {e}"))
+    };
+    // The status of a read of an account's own policy.
+    let policy_status = |id: &str| {
+        rt.block_on(client.call(
+            "iam",
+            Method::POST,
+            &format!("v1/{}:getIamPolicy", account_name(id)),
+            None,
+        ))
+        .map_or_else(|e| e.status, |_| Some(200))
+    };
+
+    // A grant on the account's own policy, which is not found at first.
+    create_account("fresh-app");
+    assert_eq!(policy_status("fresh-app"), Some(404), "unknown to policies");
+    let account_grant = rt
+        .block_on(provider.create(
+            "google_service_account_iam_member",
+            &account_member(
+                "fresh-app",
+                "roles/iam.serviceAccountUser",
+                "user:dev@example.com",
+            ),
+        ))
+        .expect("the grant on the account's own policy waits for it");
+
+    // A grant naming the account, which a policy write refuses at first.
+    create_account("fresh-job");
+    assert_eq!(policy_status("fresh-job"), Some(404), "unknown to policies");
+    let member = format!("serviceAccount:{}", email("fresh-job"));
+    let project_grant = rt
+        .block_on(provider.create(
+            "google_project_iam_member",
+            &project_member("roles/logging.logWriter", &member, None),
+        ))
+        .expect("the project grant waits for the account");
+
+    for (type_name, granted) in [
+        ("google_project_iam_member", &project_grant),
+        ("google_service_account_iam_member", &account_grant),
+    ] {
+        assert!(
+            rt.block_on(provider.read(type_name, granted))
+                .expect("reads")
+                .is_some(),
+            "{type_name}"
+        );
+    }
+    let requests = rt
+        .block_on(client.call("iam", Method::GET, "_fake/requests", None))
+        .expect("the fake counts requests");
+    assert_eq!(
+        requests["GET v1/projects/{projectsId}/serviceAccounts/{serviceAccountsId}"], 2,
+        "one read confirms each create: {requests}"
+    );
+}
+
 /// The planned value of a service account IAM member without a condition.
 fn account_member(account_id: &str, role: &str, member: &str) -> Value {
     let mut plan = planned(json!({

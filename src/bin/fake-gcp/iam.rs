@@ -52,6 +52,8 @@ pub struct ServiceAccount {
     deleted: bool,
     /// Before this instant the new account is invisible (consistency lag).
     visible_from: Instant,
+    /// Before this instant IAM policies do not know the account (policy lag).
+    policy_visible_from: Instant,
     revision: u64,
 }
 
@@ -135,9 +137,22 @@ impl World {
         self.service_accounts.accounts.iter().any(|account| {
             !account.deleted
                 && account.email().eq_ignore_ascii_case(email)
-                && account.visible_from <= self.now
+                && account.policy_visible_from <= self.now
         })
     }
+}
+
+/// An account whose own policy is asked for: unknown until IAM policies know it.
+fn find_policy_account<'w>(
+    world: &'w World,
+    project: &str,
+    key: &str,
+) -> Result<&'w ServiceAccount, ApiError> {
+    let found = find_account(world, project, key)?;
+    if world.now < found.policy_visible_from {
+        return Err(unknown_account());
+    }
+    Ok(found)
 }
 
 fn unknown_account() -> ApiError {
@@ -282,6 +297,7 @@ async fn create_service_account(
         disabled: false,
         deleted: false,
         visible_from: world.now + world.settings.consistency_lag,
+        policy_visible_from: world.now + world.settings.consistency_lag + world.settings.policy_lag,
         revision: 1,
     };
     let json = account.to_json();
@@ -433,12 +449,12 @@ async fn service_account_method(
                     )
                 })?,
             };
-            let resource = find_account(&world, &project, key)?.policy_resource();
+            let resource = find_policy_account(&world, &project, key)?.policy_resource();
             Ok(Json(world.policies.get(&resource, requested_version)?))
         }
         Some("setIamPolicy") => {
             let request: SetIamPolicyRequest = parse_json(&body)?;
-            let resource = find_account(&world, &project, key)?.policy_resource();
+            let resource = find_policy_account(&world, &project, key)?.policy_resource();
             let policy =
                 set_iam_policy(&mut world, &resource, PolicyTarget::ServiceAccount, request)?;
             Ok(Json(policy))

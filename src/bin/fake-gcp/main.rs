@@ -136,6 +136,13 @@ struct Args {
     #[arg(long, value_name = "MS", default_value_t = 0)]
     consistency_lag_ms: u64,
 
+    /// How much longer a new service account stays unknown to IAM policies, as a
+    /// member of a policy write (400 "does not exist") and for its own policy (404),
+    /// once reads find it, in milliseconds: IAM reads are served by replicas that
+    /// need not agree
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    policy_lag_ms: u64,
+
     /// Seed of the fault dice, for runs that replay the same faults [default: the clock]
     #[arg(long, value_name = "S")]
     seed_rng: Option<u64>,
@@ -174,6 +181,7 @@ async fn run(args: Args) -> Result<(), String> {
     let settings = Settings {
         operation_delay: Duration::from_millis(args.operation_delay_ms),
         consistency_lag: Duration::from_millis(args.consistency_lag_ms),
+        policy_lag: Duration::from_millis(args.policy_lag_ms),
         sql_name_reuse: Duration::from_millis(args.sql_name_reuse_ms),
     };
     let service_account_keys = std::mem::take(&mut seed.service_account_keys);

@@ -30,6 +30,9 @@ pub struct Settings {
     pub operation_delay: Duration,
     /// How long a new service account or a just-enabled service stays unusable.
     pub consistency_lag: Duration,
+    /// How much longer a new service account stays unknown to IAM policies (as a
+    /// member, and its own policy) once reads find it.
+    pub policy_lag: Duration,
     /// How long a deleted Cloud SQL instance's name stays reserved.
     pub sql_name_reuse: Duration,
 }
