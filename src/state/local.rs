@@ -328,14 +328,36 @@ impl Appender {
         let thread = std::thread::Builder::new()
             .name("yagura-journal".into())
             .spawn(move || {
+                // After a failed append the journal takes nothing more: what follows
+                // would land after a torn line, and a journal with a torn line in
+                // the middle cannot be read. The steps it refuses were never
+                // recorded, so their calls are not made or their creates are read
+                // back by the next apply.
+                let mut broken: Option<(ErrorKind, String)> = None;
+                let mut length = 0u64;
                 while let Ok(first) = appends.recv() {
                     let mut batch = vec![first];
                     batch.extend(appends.try_iter());
-                    let text: Vec<u8> = batch.iter().flat_map(|a| a.text.iter().copied()).collect();
-                    let written = file
-                        .write_all(&text)
-                        .and_then(|()| file.sync_data())
-                        .map_err(|e| (e.kind(), e.to_string()));
+                    let written = match &broken {
+                        Some(failure) => Err(failure.clone()),
+                        None => {
+                            let text: Vec<u8> =
+                                batch.iter().flat_map(|a| a.text.iter().copied()).collect();
+                            let written = file
+                                .write_all(&text)
+                                .and_then(|()| file.sync_data())
+                                .map_err(|e| (e.kind(), e.to_string()));
+                            match &written {
+                                Ok(()) => length += text.len() as u64,
+                                Err(failure) => {
+                                    // Cut a torn tail, if the disk lets us.
+                                    let _ = file.set_len(length).and_then(|()| file.sync_data());
+                                    broken = Some(failure.clone());
+                                }
+                            }
+                            written
+                        }
+                    };
                     for append in batch {
                         let _ = append.done.send(written.clone());
                     }
