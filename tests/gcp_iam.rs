@@ -541,6 +541,40 @@ fn grants_wait_for_the_policies_to_know_an_account_this_process_created() {
     );
 }
 
+/// A policy write naming an account this process created waits for IAM to know it;
+/// one naming an account it did not create waits only `unknown_account_window`,
+/// so that a misspelt member fails soon.
+#[test]
+fn only_accounts_this_process_created_get_the_long_wait() {
+    let fake = start_fake(&["--policy-lag-ms", "400"]);
+    let client = fake.client_with(|options| {
+        options.new_account_window = std::time::Duration::from_secs(60);
+        options.unknown_account_window = std::time::Duration::ZERO;
+    });
+    let provider = GcpProvider::new(client.clone());
+    let rt = runtime();
+    let grant = |account_id: &str| {
+        let member = format!("serviceAccount:{}", email(account_id));
+        rt.block_on(provider.create(
+            "google_project_iam_member",
+            &project_member("roles/logging.logWriter", &member, None),
+        ))
+    };
+
+    // Made by someone else a moment ago: not waited for.
+    rt.block_on(create_account_raw(&client, "made-elsewhere", "Elsewhere"));
+    let refused = grant("made-elsewhere").expect_err("not waited for");
+    assert!(refused.to_string().contains("does not exist"), "{refused}");
+
+    // Made by this process: waited for.
+    rt.block_on(provider.create(
+        "google_service_account",
+        &account_plan("made-here", "Here", false),
+    ))
+    .expect("creates the account");
+    grant("made-here").expect("waits for IAM to know the account");
+}
+
 /// The planned value of a service account IAM member without a condition.
 fn account_member(account_id: &str, role: &str, member: &str) -> Value {
     let mut plan = planned(json!({

@@ -65,6 +65,11 @@ impl Fake {
 
     /// A client for the fake, with short backoffs so that retries keep tests quick.
     pub fn client(&self) -> Arc<GcpClient> {
+        self.client_with(|_| {})
+    }
+
+    /// A client for the fake with the test options, then `adjust`ed.
+    pub fn client_with(&self, adjust: impl FnOnce(&mut ClientOptions)) -> Arc<GcpClient> {
         // The OAuth token endpoint is no API that yagura calls through its client.
         let mut apis = self.endpoints.clone();
         if let Some(apis) = apis.as_object_mut() {
@@ -82,6 +87,8 @@ impl Fake {
             poll_max: Duration::from_millis(50),
             ..ClientOptions::default()
         };
+        let mut options = options;
+        adjust(&mut options);
         Arc::new(
             GcpClient::new(endpoints, Arc::new(DefaultCredentials::default()), options)
                 .expect("a client"),

@@ -309,6 +309,14 @@ pub struct ClientOptions {
     pub operation_timeout: Duration,
     pub poll_min: Duration,
     pub poll_max: Duration,
+    /// How long an IAM policy write naming a service account this process created
+    /// waits for IAM to know it (reads of IAM are eventually consistent), and a
+    /// read of that account's own policy waits for it to be found.
+    pub new_account_window: Duration,
+    /// How long an IAM policy write naming a service account this process did not
+    /// create waits for it: long enough for one another process made a moment ago,
+    /// short enough that a misspelt member fails soon.
+    pub unknown_account_window: Duration,
 }
 
 impl Default for ClientOptions {
@@ -322,6 +330,8 @@ impl Default for ClientOptions {
             operation_timeout: Duration::from_secs(30 * 60),
             poll_min: Duration::from_millis(50),
             poll_max: Duration::from_secs(30),
+            new_account_window: Duration::from_secs(120),
+            unknown_account_window: Duration::from_secs(30),
         }
     }
 }

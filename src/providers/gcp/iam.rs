@@ -30,17 +30,6 @@ pub(super) const SERVICE_ACCOUNT_IAM_MEMBER: &str = "google_service_account_iam_
 /// How long a policy write keeps restarting after concurrent changes (409, 412).
 const CONFLICT_WINDOW: Duration = Duration::from_secs(30);
 
-/// How long a policy write naming a service account this process created waits
-/// for IAM to see it: IAM reads are eventually consistent, and until then the
-/// write fails with 400 "Service account … does not exist" (and the account's own
-/// policy reads 404).
-const NEW_ACCOUNT_WINDOW: Duration = Duration::from_secs(120);
-
-/// How long a policy write naming a service account this process did not create
-/// waits for it: long enough for one that another process made a moment ago, short
-/// enough that a misspelt member fails soon.
-const UNKNOWN_ACCOUNT_WINDOW: Duration = Duration::from_secs(30);
-
 // ---------------------------------------------------------------------------
 // google_service_account
 
@@ -124,7 +113,7 @@ async fn get_account(client: &GcpClient, name: &str) -> Result<Option<Json>, Gcp
 /// even after a GET succeeded. Terraform reads three times in a row and then
 /// sleeps 10 s; here one read suffices, because every policy write that names an
 /// account this process created, or reads that account's own policy, waits for
-/// it (`NEW_ACCOUNT_WINDOW`). The wait is bounded by the client's operation timeout.
+/// it (`ClientOptions::new_account_window`). The wait is bounded by the client's operation timeout.
 async fn wait_until_readable(client: &GcpClient, name: &str) -> Result<Json, GcpError> {
     let deadline = Instant::now() + client.options.operation_timeout;
     let mut delay = client.options.poll_min;
@@ -861,8 +850,9 @@ async fn change_member(
 ///
 /// On a concurrent change (409 `ABORTED`, 412) the whole read-modify-write restarts
 /// with jittered backoff for up to `CONFLICT_WINDOW`. A write that names a service
-/// account IAM does not see yet restarts for up to `NEW_ACCOUNT_WINDOW` when this
-/// process created the account and `UNKNOWN_ACCOUNT_WINDOW` otherwise; the policy
+/// account IAM does not see yet restarts for up to the client's
+/// `new_account_window` when this process created the account and its
+/// `unknown_account_window` otherwise; the policy
 /// of an account this process created is read again while it is not found.
 async fn read_modify_write(
     client: &GcpClient,
@@ -881,7 +871,7 @@ async fn read_modify_write(
         let (error, window) = match write_once(client, resource, changes).await {
             Ok(policy) => return Ok(policy),
             Err(Failure::Read(e)) if e.is_not_found() && resource.is_new_account(writers) => {
-                (e, NEW_ACCOUNT_WINDOW)
+                (e, client.options.new_account_window)
             }
             Err(Failure::Read(e)) => return Err(e),
             Err(Failure::Write(e)) if is_conflict(&e) => (e, CONFLICT_WINDOW),
@@ -897,9 +887,9 @@ async fn read_modify_write(
                         .is_some_and(|(_, email)| writers.is_new(email))
                 });
                 let window = if new {
-                    NEW_ACCOUNT_WINDOW
+                    client.options.new_account_window
                 } else {
-                    UNKNOWN_ACCOUNT_WINDOW
+                    client.options.unknown_account_window
                 };
                 (e, window)
             }
