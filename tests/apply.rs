@@ -27,16 +27,6 @@ fn yagura(dir: &Path, fake: &Fake, args: &[&str]) -> Output {
         .expect("the yagura binary runs")
 }
 
-/// GETs a path of one of the fake's APIs.
-fn get(fake: &Fake, api: &str, path: &str) -> Json {
-    tls();
-    let url = format!("{}{path}", fake.url(api));
-    support::runtime().block_on(async {
-        let response = reqwest::get(&url).await.expect("the fake answers");
-        response.json().await.expect("JSON")
-    })
-}
-
 /// reqwest is built without a default TLS back-end; the binary installs ring, and so do tests.
 fn tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -98,11 +88,7 @@ fn apply_creates_converges_changes_in_place_and_destroys_removals() {
         stdout.contains("Apply complete") && stdout.contains("7 created, 0 changed, 0 destroyed"),
         "{stdout}"
     );
-    let project = get(
-        &fake,
-        "cloudresourcemanager",
-        &format!("v3/projects/{PROJECT}"),
-    );
+    let project = fake.get("cloudresourcemanager", &format!("v3/projects/{PROJECT}"));
     assert_eq!(project["labels"]["team"], "payments");
     let member = format!("serviceAccount:demo-app@{PROJECT}.iam.gserviceaccount.com");
     assert_eq!(
@@ -126,11 +112,7 @@ fn apply_creates_converges_changes_in_place_and_destroys_removals() {
         stdout.contains("0 created, 1 changed, 1 destroyed, 0 failed"),
         "{stdout}"
     );
-    let project = get(
-        &fake,
-        "cloudresourcemanager",
-        &format!("v3/projects/{PROJECT}"),
-    );
+    let project = fake.get("cloudresourcemanager", &format!("v3/projects/{PROJECT}"));
     assert_eq!(project["labels"]["team"], "billing");
     assert!(policy_members(&fake, "roles/secretmanager.secretAccessor").is_empty());
     no_changes(dir.path(), &fake);
@@ -160,8 +142,7 @@ fn without_a_terminal_apply_needs_auto_approve() {
         "{stderr}"
     );
     assert!(!dir.path().join("state/demo/development.json").exists());
-    let projects = get(
-        &fake,
+    let projects = fake.get(
         "cloudresourcemanager",
         "v3/projects?parent=organizations/123456789012",
     );
@@ -255,11 +236,7 @@ fn a_saved_plan_applies_and_a_stale_one_is_refused() {
         stderr.contains("the plan is stale: the planned values of demo/development/google_project.this changed since it was made"),
         "{stderr}"
     );
-    let project = get(
-        &fake,
-        "cloudresourcemanager",
-        &format!("v3/projects/{PROJECT}"),
-    );
+    let project = fake.get("cloudresourcemanager", &format!("v3/projects/{PROJECT}"));
     assert_eq!(project["labels"]["team"], "by-hand", "nothing was applied");
 }
 
@@ -385,38 +362,7 @@ fn killed_applies_converge_without_duplicates() {
     assert!(stdout.contains("Apply complete"), "{stdout}");
     no_changes(dir.path(), &fake);
 
-    let projects = get(
-        &fake,
-        "cloudresourcemanager",
-        "v3/projects?parent=organizations/123456789012",
-    );
-    let ids: Vec<&str> = projects["projects"]
-        .as_array()
-        .expect("projects")
-        .iter()
-        .filter_map(|p| p["projectId"].as_str())
-        .collect();
-    assert_eq!(ids, [PROJECT]);
-    let accounts = get(
-        &fake,
-        "iam",
-        &format!("v1/projects/{PROJECT}/serviceAccounts"),
-    );
-    assert_eq!(
-        accounts["accounts"].as_array().map(Vec::len),
-        Some(1),
-        "{accounts}"
-    );
-    let versions = get(
-        &fake,
-        "secretmanager",
-        &format!("v1/projects/{PROJECT}/secrets/key/versions"),
-    );
-    assert_eq!(
-        versions["versions"].as_array().map(Vec::len),
-        Some(1),
-        "{versions}"
-    );
+    fake.assert_nothing_duplicated();
     let member = format!("serviceAccount:demo-app@{PROJECT}.iam.gserviceaccount.com");
     assert_eq!(
         policy_members(&fake, "roles/secretmanager.secretAccessor"),
@@ -479,8 +425,7 @@ fn interrupted_creates_are_read_back_not_repeated() {
         "{stderr}"
     );
     assert!(stdout.contains("No changes."), "{stdout}");
-    let versions = get(
-        &fake,
+    let versions = fake.get(
         "secretmanager",
         &format!("v1/projects/{PROJECT}/secrets/key/versions"),
     );
@@ -489,11 +434,7 @@ fn interrupted_creates_are_read_back_not_repeated() {
         Some(1),
         "{versions}"
     );
-    let accounts = get(
-        &fake,
-        "iam",
-        &format!("v1/projects/{PROJECT}/serviceAccounts"),
-    );
+    let accounts = fake.get("iam", &format!("v1/projects/{PROJECT}/serviceAccounts"));
     assert_eq!(
         accounts["accounts"].as_array().map(Vec::len),
         Some(1),
@@ -717,11 +658,7 @@ fn state_commands_and_import_edit_the_state_under_its_lock() {
     let output = run(with(&["state", "rm", "google_service_account.app"]));
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("google_service_account.app is not in the state"));
-    let accounts = get(
-        &fake,
-        "iam",
-        &format!("v1/projects/{PROJECT}/serviceAccounts"),
-    );
+    let accounts = fake.get("iam", &format!("v1/projects/{PROJECT}/serviceAccounts"));
     assert_eq!(accounts["accounts"].as_array().map(Vec::len), Some(1));
 
     // Import puts the account back; the move is undone by hand.
@@ -772,11 +709,7 @@ fn destroy_asks_deletes_everything_and_respects_protection() {
         stdout.contains("Destroy complete") && stdout.contains("7 destroyed"),
         "{stdout}"
     );
-    let project = get(
-        &fake,
-        "cloudresourcemanager",
-        &format!("v3/projects/{PROJECT}"),
-    );
+    let project = fake.get("cloudresourcemanager", &format!("v3/projects/{PROJECT}"));
     assert_eq!(project["state"], "DELETE_REQUESTED", "{project}");
     let state = read_state(dir.path()).expect("written");
     assert!(state.resources.is_empty());
@@ -866,14 +799,9 @@ resource "google_project" "this" {
 
     let stdout = succeeded(&yagura(dir.path(), &fake, &["apply", "--auto-approve"]));
     assert!(stdout.contains("0 created, 1 changed"), "{stdout}");
-    let project = get(
-        &fake,
-        "cloudresourcemanager",
-        &format!("v3/projects/{PROJECT}"),
-    );
+    let project = fake.get("cloudresourcemanager", &format!("v3/projects/{PROJECT}"));
     assert_eq!(project["labels"]["team"], "payments");
-    let projects = get(
-        &fake,
+    let projects = fake.get(
         "cloudresourcemanager",
         "v3/projects?parent=organizations/123456789012",
     );
@@ -942,8 +870,7 @@ fn create_before_destroy_deposes_then_deletes_the_old_object() {
         .find("google_secret_manager_secret_version.key: destroyed")
         .expect("destroyed");
     assert!(created < destroyed, "{stderr}");
-    let old = get(
-        &fake,
+    let old = fake.get(
         "secretmanager",
         &format!(
             "v1/{}",
@@ -1007,7 +934,7 @@ fn create_before_destroy_deposes_then_deletes_the_old_object() {
             && stdout.contains("0 created, 0 changed, 1 destroyed"),
         "{stdout}"
     );
-    let gone = get(&fake, "secretmanager", &format!("v1/{name}"));
+    let gone = fake.get("secretmanager", &format!("v1/{name}"));
     assert_eq!(gone["state"], "DESTROYED", "{gone}");
     assert!(read_state(dir.path()).expect("written").deposed.is_empty());
 }
@@ -1110,11 +1037,7 @@ fn a_removed_service_is_destroyed() {
         stdout.contains("1 created, 0 changed, 7 destroyed"),
         "{stdout}"
     );
-    let project = get(
-        &fake,
-        "cloudresourcemanager",
-        &format!("v3/projects/{PROJECT}"),
-    );
+    let project = fake.get("cloudresourcemanager", &format!("v3/projects/{PROJECT}"));
     assert_eq!(project["state"], "DELETE_REQUESTED", "{project}");
     assert!(read_state(dir.path()).expect("kept").resources.is_empty());
     let output = yagura(dir.path(), &fake, &["plan", "--detailed-exitcode"]);

@@ -6,7 +6,6 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use serde_json::Value as Json;
 use support::{Fake, PLATFORM, PROJECT, SPEC, succeeded, text};
 use yagura::addr::InstanceAddr;
 use yagura::state::Backend;
@@ -20,17 +19,6 @@ fn repo() -> tempfile::TempDir {
 
 fn command(dir: &Path, fake: &Fake, args: &[&str]) -> Command {
     support::yagura_command(dir, fake, args)
-}
-
-/// GETs a path of one of the fake's APIs.
-fn get(fake: &Fake, api: &str, path: &str) -> Json {
-    // reqwest is built without a default TLS back-end; the binary installs ring.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let url = format!("{}{path}", fake.url(api));
-    support::runtime().block_on(async {
-        let response = reqwest::get(&url).await.expect("the fake answers");
-        response.json().await.expect("JSON")
-    })
 }
 
 fn read_state(dir: &Path) -> yagura::state::StateDocument {
@@ -146,11 +134,7 @@ fn ctrl_c_finishes_the_calls_in_flight_records_them_and_releases_the_lock() {
         "{stdout}"
     );
     if not_started.contains(&"google_service_account.app") {
-        let accounts = get(
-            &fake,
-            "iam",
-            &format!("v1/projects/{PROJECT}/serviceAccounts"),
-        );
+        let accounts = fake.get("iam", &format!("v1/projects/{PROJECT}/serviceAccounts"));
         assert!(accounts.get("accounts").is_none(), "{accounts}");
     }
 
@@ -169,38 +153,7 @@ fn ctrl_c_finishes_the_calls_in_flight_records_them_and_releases_the_lock() {
     assert!(!stderr.contains("reading back"), "{stderr}");
 
     // Everything exists exactly once, and the state knows all of it.
-    let projects = get(
-        &fake,
-        "cloudresourcemanager",
-        "v3/projects?parent=organizations/123456789012",
-    );
-    let ids: Vec<&str> = projects["projects"]
-        .as_array()
-        .expect("projects")
-        .iter()
-        .filter_map(|p| p["projectId"].as_str())
-        .collect();
-    assert_eq!(ids, [PROJECT]);
-    let accounts = get(
-        &fake,
-        "iam",
-        &format!("v1/projects/{PROJECT}/serviceAccounts"),
-    );
-    assert_eq!(
-        accounts["accounts"].as_array().map(Vec::len),
-        Some(1),
-        "{accounts}"
-    );
-    let versions = get(
-        &fake,
-        "secretmanager",
-        &format!("v1/projects/{PROJECT}/secrets/key/versions"),
-    );
-    assert_eq!(
-        versions["versions"].as_array().map(Vec::len),
-        Some(1),
-        "{versions}"
-    );
+    fake.assert_nothing_duplicated();
     let state = read_state(dir.path());
     assert_eq!(state.resources.len(), 7);
     assert!(state.pending.is_empty());

@@ -5,6 +5,8 @@
 //! it honoured go through a relay in front of it that checks the precondition the
 //! way Cloud Storage does. The relay also tells a test when a lock was found held.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -799,24 +801,6 @@ platform {
 environment "development" {}
 "#;
 
-const SPEC: &str = r#"
-service "demo" {
-  owner        = "team"
-  environments = ["development"]
-}
-
-resource "random_id" "key" {
-  byte_length = 16
-}
-
-resource "random_id" "salt" {
-  byte_length = 8
-  keepers = {
-    key = random_id.key.hex
-  }
-}
-"#;
-
 fn yagura(dir: &Path, storage_url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_yagura"))
         .arg("-C")
@@ -837,11 +821,7 @@ fn apply_then_plan_with_state_in_a_bucket() {
         return;
     };
     let fake = FakeGcs::start(&binary);
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    std::fs::write(dir.path().join("yagura.hcl"), PLATFORM).expect("write yagura.hcl");
-    let service = dir.path().join("services/demo");
-    std::fs::create_dir_all(&service).expect("create the service directory");
-    std::fs::write(service.join("main.hcl"), SPEC).expect("write the spec");
+    let dir = support::repo_with(PLATFORM, support::RANDOM_SPEC);
 
     let out = yagura(dir.path(), &fake.url, &["apply", "--auto-approve"]);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -6,11 +6,13 @@
 //! each test in a database of its own. Without the binaries the tests are skipped
 //! with a note, except on CI (`CI=true`), where they fail.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -804,24 +806,6 @@ platform {
 environment "development" {}
 "#;
 
-const SPEC: &str = r#"
-service "demo" {
-  owner        = "team"
-  environments = ["development"]
-}
-
-resource "random_id" "key" {
-  byte_length = 16
-}
-
-resource "random_id" "salt" {
-  byte_length = 8
-  keepers = {
-    key = random_id.key.hex
-  }
-}
-"#;
-
 fn yagura(dir: &Path, url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_yagura"))
         .arg("-C")
@@ -848,11 +832,7 @@ fn show(output: &Output) -> String {
 fn apply_and_plan_keep_state_in_postgres() {
     let Some(pg) = server() else { return };
     let url = pg.database("cli");
-    let repo = tempfile::tempdir().expect("a directory");
-    std::fs::write(repo.path().join("yagura.hcl"), PLATFORM).expect("writes");
-    let service: PathBuf = repo.path().join("services/demo");
-    std::fs::create_dir_all(&service).expect("creates");
-    std::fs::write(service.join("main.hcl"), SPEC).expect("writes");
+    let repo = support::repo_with(PLATFORM, support::RANDOM_SPEC);
 
     let applied = yagura(repo.path(), &url, &["apply", "--auto-approve"]);
     assert_eq!(applied.status.code(), Some(0), "{}", show(&applied));

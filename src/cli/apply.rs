@@ -25,6 +25,21 @@ use crate::state::{LockInfo, StateDocument, StateWriter};
 use super::plan::{backend, select_instances};
 use super::{EXIT_ERROR, EXIT_OK, error_line, load, print_diagnostics, stdout_style};
 
+/// How an apply or a destroy runs.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// API calls in flight at once, across all instances: Google's (each API is
+    /// also bounded, and slowed down when it answers 429), and each cluster's
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    parallelism: usize,
+    /// How long to wait for another apply's lock, e.g. `30s` or `5m` [default: fail at once]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    lock_timeout: Option<Duration>,
+    /// Plan against the stored state without reading the cloud first
+    #[arg(long)]
+    no_refresh: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
     /// A plan saved by `plan --out`; without it, apply plans first and asks to confirm
@@ -39,16 +54,8 @@ pub struct ApplyArgs {
     /// Apply only this environment (can be repeated)
     #[arg(long = "env", value_name = "NAME")]
     envs: Vec<String>,
-    /// Google API calls in flight at once, across all instances (each API is also
-    /// bounded, and slowed down when it answers 429)
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    parallelism: usize,
-    /// How long to wait for another apply's lock, e.g. `30s` or `5m` [default: fail at once]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    lock_timeout: Option<Duration>,
-    /// Plan against the stored state without reading the cloud first
-    #[arg(long)]
-    no_refresh: bool,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 /// Parses `90`, `90s`, `5m` or `1h`.
@@ -89,16 +96,8 @@ pub struct DestroyArgs {
     /// Destroy without asking for confirmation
     #[arg(long)]
     auto_approve: bool,
-    /// Google API calls in flight at once, across all instances (each API is also
-    /// bounded, and slowed down when it answers 429)
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    parallelism: usize,
-    /// How long to wait for another apply's lock, e.g. `30s` or `5m` [default: fail at once]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    lock_timeout: Option<Duration>,
-    /// Plan against the stored state without reading the cloud first
-    #[arg(long)]
-    no_refresh: bool,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 /// `yagura destroy`: apply a plan that deletes every resource of the instances.
@@ -110,9 +109,7 @@ pub fn destroy(root: &Path, args: DestroyArgs) -> i32 {
             auto_approve: args.auto_approve,
             services: args.services,
             envs: args.envs,
-            parallelism: args.parallelism,
-            lock_timeout: args.lock_timeout,
-            no_refresh: args.no_refresh,
+            run: args.run,
         },
         true,
     )
@@ -174,7 +171,7 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
     }
     // `--parallelism` bounds the API calls in flight, not the resources being worked
     // on: a resource waiting for a long operation holds no place.
-    let registry = match super::plan::registry_with(&repo, args.parallelism) {
+    let registry = match super::plan::registry_with(&repo, args.run.parallelism) {
         Ok(r) => Arc::new(r),
         Err(m) => {
             error_line(m);
@@ -192,7 +189,7 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
     };
 
     let info = LockInfo::current(if destroy { "destroy" } else { "apply" });
-    let wait = args.lock_timeout.unwrap_or(Duration::ZERO);
+    let wait = args.run.lock_timeout.unwrap_or(Duration::ZERO);
     let locked = match runtime.block_on(lock_all(backend, instances, info, wait)) {
         Ok(locked) => locked,
         Err(e) => {
@@ -206,7 +203,7 @@ fn run_mode(root: &Path, args: ApplyArgs, destroy: bool) -> i32 {
         &context,
         locked,
         saved.as_ref(),
-        !args.no_refresh,
+        !args.run.no_refresh,
         &mut diags,
     ));
     print_diagnostics(&diags, &repo.sources);

@@ -222,6 +222,20 @@ fn show(root: &Path, args: &InstanceArgs, address: &str) -> i32 {
 }
 
 /// Replaces a sensitive attribute's value, wherever a path reaches (through lists).
+/// Prints what a state change did, or why it did not happen.
+fn report(result: Result<String, String>) -> i32 {
+    match result {
+        Ok(message) => {
+            println!("{message}");
+            EXIT_OK
+        }
+        Err(message) => {
+            error_line(message);
+            EXIT_ERROR
+        }
+    }
+}
+
 fn hide(value: &mut serde_json::Value, path: &[String]) {
     match (value, path.split_first()) {
         (serde_json::Value::Array(items), _) => {
@@ -282,16 +296,7 @@ fn change(
         let serial = writer.commit(&state).await.map_err(|e| e.to_string())?;
         Ok(format!("{message} (state serial {serial})"))
     });
-    match result {
-        Ok(message) => {
-            println!("{message}");
-            EXIT_OK
-        }
-        Err(message) => {
-            error_line(message);
-            EXIT_ERROR
-        }
-    }
+    report(result)
 }
 
 /// `yagura import ADDRESS ID`: reads an existing resource and records it at an
@@ -384,16 +389,7 @@ pub fn import(root: &Path, args: ImportArgs) -> i32 {
             args.id, s.instance, args.address
         ))
     });
-    match result {
-        Ok(message) => {
-            println!("{message}");
-            EXIT_OK
-        }
-        Err(message) => {
-            error_line(message);
-            EXIT_ERROR
-        }
-    }
+    report(result)
 }
 
 /// `yagura force-unlock`: releases a lock its holder left behind.

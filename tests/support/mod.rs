@@ -102,6 +102,48 @@ impl Fake {
             .expect("the API is served")
             .to_string()
     }
+
+    /// One GET on an API of the fake, without retries; its JSON answer.
+    pub fn get(&self, api: &str, path: &str) -> Json {
+        // reqwest is built without a default TLS back-end; the binary installs ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let url = format!("{}{path}", self.url(api));
+        runtime().block_on(async {
+            let response = reqwest::get(&url).await.expect("the fake answers");
+            response.json().await.expect("JSON")
+        })
+    }
+
+    /// Checks that what `SPEC` creates exists exactly once: one project under the
+    /// organization, one service account, one version of the secret `key`.
+    pub fn assert_nothing_duplicated(&self) {
+        let projects = self.get(
+            "cloudresourcemanager",
+            "v3/projects?parent=organizations/123456789012",
+        );
+        let ids: Vec<&str> = projects["projects"]
+            .as_array()
+            .expect("projects")
+            .iter()
+            .filter_map(|p| p["projectId"].as_str())
+            .collect();
+        assert_eq!(ids, [PROJECT]);
+        let accounts = self.get("iam", &format!("v1/projects/{PROJECT}/serviceAccounts"));
+        assert_eq!(
+            accounts["accounts"].as_array().map(Vec::len),
+            Some(1),
+            "{accounts}"
+        );
+        let versions = self.get(
+            "secretmanager",
+            &format!("v1/projects/{PROJECT}/secrets/key/versions"),
+        );
+        assert_eq!(
+            versions["versions"].as_array().map(Vec::len),
+            Some(1),
+            "{versions}"
+        );
+    }
 }
 
 /// Returns the folder of Google's discovery documents that the fake checks requests
@@ -366,3 +408,23 @@ resource "google_secret_manager_secret_version" "key" {
 
 /// The project of `SPEC` in the development environment.
 pub const PROJECT: &str = "acme-demo-development";
+
+/// A service of random resources only: it applies with no cloud at all, so
+/// backend tests need nothing but their state store.
+pub const RANDOM_SPEC: &str = r#"
+service "demo" {
+  owner        = "team"
+  environments = ["development"]
+}
+
+resource "random_id" "key" {
+  byte_length = 16
+}
+
+resource "random_id" "salt" {
+  byte_length = 8
+  keepers = {
+    key = random_id.key.hex
+  }
+}
+"#;

@@ -76,6 +76,29 @@ fn invalid(type_name: &str, message: impl Into<String>) -> ProviderError {
     }
 }
 
+/// Refuses to delete a resource whose stored `deletion_protection` is not off, as
+/// Terraform does; `what` names it (`instance main`).
+fn refuse_if_protected(
+    type_name: &str,
+    what: &str,
+    stored: &RemoteObject,
+) -> Result<(), ProviderError> {
+    let unprotected = stored
+        .attributes
+        .get("deletion_protection")
+        .and_then(Json::as_bool)
+        == Some(false);
+    if unprotected {
+        return Ok(());
+    }
+    Err(invalid(
+        type_name,
+        format!(
+            "{what} has deletion_protection on; set `deletion_protection = false` and apply before destroying it"
+        ),
+    ))
+}
+
 fn unsupported(type_name: &str, operation: &'static str) -> ProviderError {
     ProviderError::Unsupported {
         type_name: type_name.to_string(),

@@ -7,7 +7,8 @@ use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
 use super::{
-    GcpClient, GcpError, api_error, invalid, planned_bool, planned_map, planned_str, stored_str,
+    GcpClient, GcpError, api_error, invalid, planned_bool, planned_map, planned_str,
+    refuse_if_protected, stored_str,
 };
 use crate::lang::Value;
 use crate::providers::{ProviderError, RemoteObject};
@@ -680,19 +681,7 @@ pub(super) async fn delete_database(
             "the stored database has no project, instance or name",
         ));
     };
-    if stored
-        .attributes
-        .get("deletion_protection")
-        .and_then(Json::as_bool)
-        != Some(false)
-    {
-        return Err(invalid(
-            T,
-            format!(
-                "database {name} has deletion_protection on; set `deletion_protection = false` and apply before destroying it"
-            ),
-        ));
-    }
+    refuse_if_protected(T, &format!("database {name}"), stored)?;
     match client
         .call(
             SPANNER,

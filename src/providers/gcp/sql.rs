@@ -21,7 +21,7 @@
 use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
 
-use super::{GcpClient, GcpError, api_error, invalid, unsupported};
+use super::{GcpClient, GcpError, api_error, invalid, refuse_if_protected, unsupported};
 use crate::lang::Value;
 use crate::providers::{ProviderError, RemoteObject};
 
@@ -933,19 +933,7 @@ async fn update_instance(
 
 async fn delete_instance(client: &GcpClient, stored: &RemoteObject) -> Result<(), ProviderError> {
     let (project, name) = stored_project_and(INSTANCE, stored, "name")?;
-    if stored
-        .attributes
-        .get("deletion_protection")
-        .and_then(Json::as_bool)
-        != Some(false)
-    {
-        return Err(invalid(
-            INSTANCE,
-            format!(
-                "instance {name} has deletion_protection on; set `deletion_protection = false` and apply before destroying it"
-            ),
-        ));
-    }
+    refuse_if_protected(INSTANCE, &format!("instance {name}"), stored)?;
     match call_and_wait(
         client,
         project,
